@@ -1,0 +1,186 @@
+"""The discrete search space of DPO-Diff: slots of candidate words and how a choice renders to text.
+
+Two modes share one model:
+
+* ``negative`` (prompt enhancement): every slot contributes one word (or nothing) to the
+  negative prompt. Option 0 of every slot is ``""`` (nothing), so the all-zero choice renders
+  to the user's own negative prompt (``SearchSpace.base``, possibly empty).
+* ``positive`` (attack): every slot replaces one word of the user's prompt. Option 0 is the
+  original word, so the all-zero choice renders to the user's prompt unchanged.
+
+The rendered text is the single source of truth: the relaxation builds its token sequence
+from exactly the pieces that ``render`` joins (see ``segments``), so the text a choice
+renders to and the tokens the gradient sees cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Mode = Literal["negative", "positive"]
+MODES: tuple[Mode, ...] = ("negative", "positive")
+SPACE_FORMAT_VERSION = 1
+NEGATIVE_SEPARATOR = ", "  # how chosen negative words are joined (the usual negative-prompt style)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One position of the search: a word of the prompt and the options that can stand for it."""
+
+    word: str  # the prompt word this slot is about ("" for slots from the negative-term library)
+    candidates: tuple[str, ...]  # option 0: "" (negative mode) or the original text (positive mode)
+    piece: int = -1  # positive mode: index into SearchSpace.pieces that this slot replaces
+    source: str = ""  # where the candidates came from, e.g. "wordnet", "llm", "library"
+
+    def __post_init__(self) -> None:
+        if len(self.candidates) < 1:
+            raise ValueError(f"slot {self.word!r}: expected at least one candidate, got none")
+        if len(set(self.candidates)) != len(self.candidates):
+            raise ValueError(f"slot {self.word!r}: candidates must be distinct, got {self.candidates}")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A prompt, a mode and its slots; ``render(choice)`` gives the text that is evaluated."""
+
+    prompt: str  # the user's (positive) prompt
+    mode: Mode
+    slots: tuple[Slot, ...]
+    base: str = ""  # negative mode: the user's own negative prompt, kept in front of the chosen words
+    # positive mode: the prompt cut into pieces, "".join(pieces) == prompt; slots replace pieces
+    pieces: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"expected mode in {MODES}, got {self.mode!r}")
+        if not self.prompt.strip():
+            raise ValueError("expected a non-empty prompt, got an empty one")
+        if self.mode == "negative":
+            for slot in self.slots:
+                if slot.candidates[0] != "":
+                    raise ValueError(
+                        f"negative-mode slot {slot.word!r}: option 0 must be '' (nothing), "
+                        f"got {slot.candidates[0]!r}"
+                    )
+        else:
+            if "".join(self.pieces) != self.prompt:
+                raise ValueError("positive mode: expected pieces that join to the prompt exactly")
+            used = [slot.piece for slot in self.slots]
+            if len(set(used)) != len(used) or not all(0 <= p < len(self.pieces) for p in used):
+                raise ValueError(f"positive mode: slots must replace distinct pieces, got {used}")
+            for slot in self.slots:
+                if slot.candidates[0] != self.pieces[slot.piece]:
+                    raise ValueError(
+                        f"positive-mode slot {slot.word!r}: option 0 must be the original text "
+                        f"{self.pieces[slot.piece]!r}, got {slot.candidates[0]!r}"
+                    )
+
+    # --- sizes -----------------------------------------------------------------------------
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Number of options per slot."""
+        return tuple(len(slot.candidates) for slot in self.slots)
+
+    @property
+    def num_choices(self) -> int:
+        """Size of the whole discrete space (product of the slot sizes)."""
+        total = 1
+        for n in self.sizes:
+            total *= n
+        return total
+
+    def original_choice(self) -> tuple[int, ...]:
+        """The choice that renders to the user's original text (all options 0)."""
+        return (0,) * len(self.slots)
+
+    def check_choice(self, choice: Sequence[int]) -> tuple[int, ...]:
+        choice = tuple(int(c) for c in choice)
+        if len(choice) != len(self.slots):
+            raise ValueError(f"expected a choice of length {len(self.slots)}, got {len(choice)}")
+        for i, (c, n) in enumerate(zip(choice, self.sizes)):
+            if not 0 <= c < n:
+                raise ValueError(f"slot {i}: expected an option in [0, {n}), got {c}")
+        return choice
+
+    # --- rendering -------------------------------------------------------------------------
+    def segments(self, choice: Sequence[int]) -> list[tuple[int, str]]:
+        """The rendered text as ordered segments ``(slot index or -1 for fixed text, text)``.
+
+        ``"".join(text for _, text in segments(choice)) == render(choice)``. The relaxation
+        tokenizes each segment on its own and concatenates, so segment boundaries are always
+        at word boundaries (separators are their own fixed segments).
+        """
+        choice = self.check_choice(choice)
+        out: list[tuple[int, str]] = []
+        if self.mode == "negative":
+            if self.base.strip():
+                out.append((-1, self.base.strip()))
+            for i, c in enumerate(choice):
+                word = self.slots[i].candidates[c]
+                if not word:
+                    continue
+                if out:
+                    out.append((-1, NEGATIVE_SEPARATOR))
+                out.append((i, word))
+            return out
+        slot_of_piece = {slot.piece: i for i, slot in enumerate(self.slots)}
+        for p, text in enumerate(self.pieces):
+            i = slot_of_piece.get(p, -1)
+            if i >= 0:
+                out.append((i, self.slots[i].candidates[choice[i]]))
+            elif text:
+                out.append((-1, text))
+        return out
+
+    def render(self, choice: Sequence[int]) -> str:
+        """The exact text evaluated for a choice (negative prompt or rewritten positive prompt)."""
+        return "".join(text for _, text in self.segments(choice))
+
+    # --- (de)serialisation ----------------------------------------------------------------
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["format_version"] = SPACE_FORMAT_VERSION
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SearchSpace:
+        version = data.get("format_version", SPACE_FORMAT_VERSION)
+        if version != SPACE_FORMAT_VERSION:
+            raise ValueError(
+                f"expected a search space of format_version {SPACE_FORMAT_VERSION}, got {version}"
+            )
+        try:
+            slots = tuple(
+                Slot(
+                    word=s["word"],
+                    candidates=tuple(s["candidates"]),
+                    piece=int(s.get("piece", -1)),
+                    source=s.get("source", ""),
+                )
+                for s in data["slots"]
+            )
+            return cls(
+                prompt=data["prompt"],
+                mode=data["mode"],
+                slots=slots,
+                base=data.get("base", ""),
+                pieces=tuple(data.get("pieces", ())),
+            )
+        except KeyError as err:
+            raise ValueError(f"search space JSON is missing the field {err}") from None
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> SearchSpace:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"search space is not valid JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object for a search space, got {type(data).__name__}")
+        return cls.from_dict(data)
