@@ -26,7 +26,11 @@ from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
 log = logging.getLogger(__name__)
 
-SYSTEM_WORDNET_DIRS = ("/usr/share/wordnet", "/usr/local/share/wordnet", "/opt/homebrew/share/wordnet")
+SYSTEM_WORDNET_DIRS = (
+    "/usr/share/wordnet",
+    "/usr/local/share/wordnet",
+    "/opt/homebrew/share/wordnet",
+)
 REQUIRED_FILES = (
     "data.noun", "data.verb", "data.adj", "data.adv",
     "index.noun", "index.verb", "index.adj", "index.adv",
@@ -94,7 +98,7 @@ def _system_wordnet_dir() -> Path | None:
 
 
 def _lay_out(source: Path) -> Path:
-    """Make ``<cache>/nltk_data/corpora/wordnet`` from a system dict directory (copies + lexnames)."""
+    """Make ``<cache>/nltk_data/corpora/wordnet`` from a system dict directory."""
     import nltk.data
 
     data_root = cache_dir() / "nltk_data"
@@ -111,7 +115,9 @@ def _lay_out(source: Path) -> Path:
         tmp.replace(dst)  # atomic: a concurrent reader never sees half a file
     lexnames = target / "lexnames"
     if not lexnames.is_file():
-        lines = [f"{i:02d}\t{entry.replace(' ', chr(9))}" for i, entry in enumerate(LEXICOGRAPHER_FILES)]
+        lines = [
+            f"{i:02d}\t{entry.replace(' ', chr(9))}" for i, entry in enumerate(LEXICOGRAPHER_FILES)
+        ]
         tmp = lexnames.with_suffix(".tmp")
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.replace(lexnames)
@@ -150,5 +156,6 @@ def load_wordnet() -> WordNetCorpusReader:
         try:
             _reader = _open_reader(directory)
         except (OSError, LookupError, ValueError, AssertionError) as err:
-            raise WordNetNotFoundError(f"{INSTALL_HINT} (reading {directory} failed: {err})") from err
+            message = f"{INSTALL_HINT} (reading {directory} failed: {err})"
+            raise WordNetNotFoundError(message) from err
         return _reader
