@@ -1,0 +1,313 @@
+"""Word analysis of a prompt: tokens, part of speech, lemma, inflection and content words.
+
+The prompt is cut into pieces that join back to the exact text: every word is its own piece
+and everything between words (spaces, punctuation, weighting syntax such as ``(word:1.2)``,
+``<lora:name:0.8>`` tags, ``embedding:name`` references) is kept as fixed text. A weighted
+word's slot therefore replaces only the word inside the parentheses.
+
+Part of speech comes from WordNet (which parts of speech a form can have, and how often each
+was seen in the SemCor sense counts) plus a few left-to-right context rules (a determiner is
+followed by a noun or an adjective, a noun followed by a "-s"/"-ing"/past form is a verb, an
+adjective-capable word before a noun is an adjective, ...). It is not a full tagger, but it
+needs no model download and is right on the short noun phrases that prompts are made of.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from .wordnet_data import load_wordnet
+
+Pos = Literal["n", "v", "a", "r"]  # WordNet's noun, verb, adjective, adverb
+Form = Literal["base", "plural", "ing", "past", "third"]
+CONTENT_POS: tuple[Pos, ...] = ("n", "v", "a", "r")
+
+_WORD = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)?")
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+_WEIGHT = re.compile(r":\s*(" + _NUMBER + r")\s*$")
+
+# Closed-class words (determiners, pronouns, prepositions, conjunctions, auxiliaries and a few
+# grammatical adverbs): never slots.
+FUNCTION_WORDS = frozenset(
+    """
+    a an the this that these those some any each every no all both either neither another such
+    what which who whom whose whatever whichever
+    i me my mine myself you your yours yourself we us our ours they them their theirs he him his
+    she her hers it its itself themselves himself herself one's
+    of in on at by for with without from to into onto upon over under above below beneath
+    between among through throughout across along around about against behind beside besides
+    beyond near toward towards within via per off out up down than like unlike during until till
+    since before after inside outside underneath atop amid amidst
+    and or but nor so yet if then else because while whereas though although unless whether as
+    is am are was were be been being do does did done doing have has had having will would shall
+    should can could may might must ought get got gets
+    not very too also only just even still quite rather really there here where when how why
+    other others next
+    s t d ll re ve m
+    """.split()
+)
+_DETERMINERS = frozenset(
+    """a an the this that these those some any each every no my your our their his her its
+    two three four five six seven eight nine ten several many few""".split()
+)
+_BE_FORMS = frozenset("is am are was were be been being".split())
+_PREPOSITIONS = frozenset(
+    """of in on at by for with without from into onto upon over under above below beneath
+    between among through across along around about against behind beside near toward towards
+    within via per inside outside underneath atop amid""".split()
+)
+_SUBJECT_PRONOUNS = frozenset("i you we they he she it who that which".split())
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of a prompt, where it is, and what WordNet knows about it."""
+
+    text: str  # exactly as written in the prompt
+    start: int  # character offsets into the prompt: prompt[start:end] == text
+    end: int
+    lemma: str  # base form, lower case ("dogs" -> "dog", "sitting" -> "sit")
+    pos: Pos | None  # None: function word, or a word WordNet does not know
+    form: Form  # inflection of the written word relative to the lemma
+    content: bool  # open-class word (noun, verb, adjective, adverb, or an unknown word)
+    known: bool  # WordNet has the lemma with this part of speech
+    weight: float | None = None  # from (word:1.2) / (word) / [word] syntax; None if unweighted
+
+
+@dataclass(frozen=True)
+class PromptAnalysis:
+    """A prompt, its words, and the pieces (words and fixed text) that join back to it."""
+
+    prompt: str
+    words: tuple[Word, ...]
+
+    @property
+    def content_words(self) -> tuple[Word, ...]:
+        return tuple(w for w in self.words if w.content)
+
+    def pieces(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """``(pieces, word_piece)``: pieces join to the prompt; word i is pieces[word_piece[i]]."""
+        pieces: list[str] = []
+        index: list[int] = []
+        cursor = 0
+        for word in self.words:
+            if word.start > cursor:
+                pieces.append(self.prompt[cursor : word.start])
+            index.append(len(pieces))
+            pieces.append(word.text)
+            cursor = word.end
+        if cursor < len(self.prompt):
+            pieces.append(self.prompt[cursor:])
+        return tuple(pieces), tuple(index)
+
+
+# --- weighting syntax ------------------------------------------------------------------------
+def _skipped_spans(prompt: str) -> list[tuple[int, int]]:
+    """Character spans that hold no prompt words: ``<...>`` tags and ``embedding:name``."""
+    spans = [m.span() for m in re.finditer(r"<[^<>]*>", prompt)]
+    spans += [m.span() for m in re.finditer(r"\bembedding:[^\s,()\[\]]+", prompt, re.IGNORECASE)]
+    return spans
+
+
+def _weights(prompt: str) -> list[tuple[int, int, float]]:
+    """Spans of ``( )``/``[ ]`` groups and the attention weight each gives its inside.
+
+    ``(text:1.3)`` sets 1.3; ``(text)`` multiplies by 1.1, ``[text]`` divides by 1.1
+    (the usual convention of Stable Diffusion front ends); ``\\(`` is a literal bracket.
+    """
+    groups: list[tuple[int, int, float]] = []
+    stack: list[tuple[str, int]] = []
+    i = 0
+    while i < len(prompt):
+        char = prompt[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char in "([":
+            stack.append((char, i))
+        elif char in ")]" and stack:
+            opener, start = stack.pop()
+            inside = prompt[start + 1 : i]
+            if opener == "(":
+                match = _WEIGHT.search(inside)
+                factor = float(match.group(1)) if match else 1.1
+                groups.append((start, i, factor if match else -factor))
+            else:
+                groups.append((start, i, -1 / 1.1))
+        i += 1
+    return groups
+
+
+def _weight_at(position: int, groups: list[tuple[int, int, float]]) -> float | None:
+    """Weight at a character: the innermost explicit weight times the plain-bracket factors."""
+    enclosing = sorted(
+        (g for g in groups if g[0] < position < g[1]), key=lambda g: g[1] - g[0]
+    )  # innermost first
+    if not enclosing:
+        return None
+    weight = 1.0
+    for _, _, factor in enclosing:
+        if factor > 0:  # explicit (text:w) overrides everything outside it
+            return round(weight * factor, 4)
+        weight *= -factor
+    return round(weight, 4)
+
+
+# --- WordNet look-ups ------------------------------------------------------------------------
+@lru_cache(maxsize=100_000)
+def lemma_of(word: str, pos: Pos) -> str | None:
+    """WordNet's base form of ``word`` as ``pos`` (morphy), or None if WordNet lacks it."""
+    return load_wordnet().morphy(word.lower(), pos)
+
+
+@lru_cache(maxsize=100_000)
+def pos_prior(word: str, pos: Pos) -> float:
+    """How usual ``word`` is as ``pos``: log(1 + SemCor count of its senses) + a small bonus."""
+    lemma = lemma_of(word, pos)
+    if lemma is None:
+        return -math.inf
+    wn = load_wordnet()
+    count = 0
+    synsets = wn.synsets(lemma, pos)
+    for synset in synsets:
+        for lem in synset.lemmas():
+            if lem.name().lower() == lemma:
+                count += lem.count()
+    return math.log1p(count) + 0.1 * math.log1p(len(synsets))
+
+
+def _form(text: str, lemma: str, pos: Pos | None) -> Form:
+    lower = text.lower()
+    if pos is None or lower == lemma:
+        return "base"
+    if pos == "n":
+        return "plural"
+    if pos == "v":
+        if lower.endswith("ing"):
+            return "ing"
+        if lower.endswith("s") and not lower.endswith("ss"):
+            return "third"
+        return "past"
+    return "base"
+
+
+@dataclass(frozen=True)
+class _Context:
+    prev: str  # previous word, lower case ("" at the start)
+    prev_pos: Pos | None
+    prev_plural: bool
+    next: str  # next word, lower case ("" at the end)
+    boundary_after: bool  # punctuation or the end of the prompt follows the word
+
+
+def _choose_pos(lower: str, ctx: _Context) -> Pos | None:
+    """Most likely part of speech: WordNet prior plus context rules (a small hand-made tagger)."""
+    scores: dict[Pos, float] = {}
+    next_can_be_noun = (
+        ctx.next not in FUNCTION_WORDS and not ctx.boundary_after and pos_prior(ctx.next, "n") > 0
+    )
+    for pos in CONTENT_POS:
+        prior = pos_prior(lower, pos)
+        if prior == -math.inf:
+            continue
+        lemma = lemma_of(lower, pos) or lower
+        score = prior
+        inflected = lemma != lower
+        ing = lower.endswith("ing") and inflected
+        if pos == "v":
+            if ctx.prev in _DETERMINERS or ctx.prev_pos == "a":
+                score -= 2 if ing or lower.endswith("ed") else 6
+            if ctx.prev in _PREPOSITIONS and not ing:
+                score -= 4
+            if ctx.prev in _BE_FORMS:
+                score += 3 if ing or lower.endswith("ed") else -3
+            if ctx.prev == "to":
+                score += 2
+            if ing:
+                score += 2.5
+            if ctx.prev_pos == "n" or ctx.prev in _SUBJECT_PRONOUNS:
+                if inflected or ctx.prev_plural:
+                    score += 1.5 if ctx.boundary_after else 3
+        elif pos == "n":
+            if ctx.prev in _DETERMINERS:
+                score += 1
+            if lower.endswith("ing") and not inflected:
+                score -= 1
+        elif pos == "a":
+            if ctx.prev in _BE_FORMS:
+                score += 1.5
+            if next_can_be_noun:
+                score += 2
+        elif pos == "r":
+            score += 2 if lower.endswith("ly") else -1
+        scores[pos] = score
+    if not scores:
+        return None
+    return max(scores, key=lambda p: scores[p])
+
+
+def _is_function(lower: str) -> bool:
+    return lower in FUNCTION_WORDS or len(lower) < 2 or "'" in lower or "\u2019" in lower
+
+
+def analyze(prompt: str) -> PromptAnalysis:
+    """Tokens, part of speech, lemma, inflection and weight of every word of a prompt."""
+    skipped = _skipped_spans(prompt)
+    groups = _weights(prompt)
+    matches = [
+        m
+        for m in _WORD.finditer(prompt)
+        if not any(a <= m.start() < b for a, b in skipped)
+    ]
+    lowers = [m.group(0).lower() for m in matches]
+    tags: list[Pos | None] = []
+    for i, lower in enumerate(lowers):
+        if _is_function(lower):
+            tags.append(None)
+            continue
+        end = matches[i].end()
+        following = prompt[end : matches[i + 1].start()] if i + 1 < len(matches) else ""
+        prev_pos = tags[-1] if tags else None
+        ctx = _Context(
+            prev=lowers[i - 1] if i > 0 else "",
+            prev_pos=prev_pos,
+            prev_plural=i > 0 and prev_pos == "n" and lemma_of(lowers[i - 1], "n") != lowers[i - 1],
+            next=lowers[i + 1] if i + 1 < len(lowers) else "",
+            boundary_after=i + 1 == len(matches) or bool(re.search(r"[,.;:!?()\[\]]", following)),
+        )
+        tags.append(_choose_pos(lower, ctx))
+    # second pass: a word that can be an adjective, right before a noun or coordinated with an
+    # adjective ("orange and brown cat"), is an adjective
+    for i in range(len(tags) - 1):
+        if tags[i] not in ("n", "v") or pos_prior(lowers[i], "a") == -math.inf:
+            continue
+        before_noun = tags[i + 1] == "n" and not (
+            tags[i] == "v" and lowers[i].endswith("ing") and i > 0 and tags[i - 1] == "n"
+        )
+        coordinated = (
+            lowers[i + 1] in ("and", "or") and i + 2 < len(tags) and tags[i + 2] == "a"
+        )
+        if before_noun or coordinated:
+            tags[i] = "a"
+    words = []
+    for match, lower, pos in zip(matches, lowers, tags, strict=True):
+        function = _is_function(lower)
+        lemma = (lemma_of(lower, pos) if pos else None) or lower
+        words.append(
+            Word(
+                text=match.group(0),
+                start=match.start(),
+                end=match.end(),
+                lemma=lemma,
+                pos=pos,
+                form=_form(lower, lemma, pos),
+                content=not function,
+                known=pos is not None,
+                weight=_weight_at(match.start(), groups),
+            )
+        )
+    return PromptAnalysis(prompt=prompt, words=tuple(words))
