@@ -1,0 +1,113 @@
+"""Scoring discrete choices with full, gradient-free sampling, and rendering texts to images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from .losses import objective
+from .protocols import DiffusionBackend, ImageTextScorer
+from .space import SearchSpace
+
+# Called after each batch with (choice indices, seeds, images (n, 3, H, W), losses (n,)).
+BatchHook = Callable[[list[int], list[int], torch.Tensor, torch.Tensor], None]
+
+
+def condition_pair(
+    space: SearchSpace, optimized: torch.Tensor, fixed: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(positive, negative) conditioning: the optimized text is the negative prompt in
+    ``negative`` mode and the positive prompt in ``positive`` mode."""
+    if space.mode == "negative":
+        return fixed, optimized
+    return optimized, fixed
+
+
+def fixed_text(space: SearchSpace, negative_prompt: str = "") -> str:
+    """The text that is not optimized: the user's prompt (negative mode) or the fixed negative
+    prompt (positive mode)."""
+    return space.prompt if space.mode == "negative" else negative_prompt
+
+
+def render_images(
+    backend: DiffusionBackend,
+    positives: Sequence[str],
+    negatives: Sequence[str],
+    seeds: Sequence[int],
+    batch_size: int = 8,
+) -> torch.Tensor:
+    """Images ``(N, 3, H, W)`` of N (positive, negative, seed) triples; full sampling, no grad."""
+    if not len(positives) == len(negatives) == len(seeds):
+        raise ValueError(
+            f"expected equal numbers of positives, negatives and seeds, got "
+            f"{len(positives)}, {len(negatives)}, {len(seeds)}"
+        )
+    if batch_size < 1:
+        raise ValueError(f"expected batch_size >= 1, got {batch_size}")
+    cache: dict[str, torch.Tensor] = {}
+
+    def encode(text: str) -> torch.Tensor:
+        if text not in cache:
+            cache[text] = backend.encode_text([text])
+        return cache[text]
+
+    steps = len(backend.sigmas) - 1
+    out = []
+    with torch.no_grad():
+        for lo in range(0, len(seeds), batch_size):
+            hi = min(lo + batch_size, len(seeds))
+            pos = torch.cat([encode(t) for t in positives[lo:hi]])
+            neg = torch.cat([encode(t) for t in negatives[lo:hi]])
+            noise = backend.noise(list(seeds[lo:hi]))
+            latents = backend.sample(noise, pos, neg, 0, steps)
+            out.append(backend.decode(latents))
+    return torch.cat(out)
+
+
+def evaluate(
+    backend: DiffusionBackend,
+    scorer: ImageTextScorer,
+    space: SearchSpace,
+    choices: Sequence[Sequence[int]],
+    seeds: Sequence[int],
+    prompt_embedding: torch.Tensor,
+    batch_size: int = 8,
+    *,
+    negative_prompt: str = "",
+    on_batch: BatchHook | None = None,
+) -> torch.Tensor:
+    """Losses ``(len(choices), len(seeds))`` of each choice on each seed, full sampling, no grad.
+
+    Choice x seed pairs are sampled ``batch_size`` at a time. ``negative_prompt`` is the fixed
+    negative prompt in positive (attack) mode. ``on_batch`` sees every batch's images and losses.
+    """
+    choices = [space.check_choice(c) for c in choices]
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("expected at least one seed, got none")
+    pairs = [(c, s) for c in range(len(choices)) for s in range(len(seeds))]
+    texts = [space.render(choices[c]) for c, _ in pairs]
+    fixed = fixed_text(space, negative_prompt)
+    if space.mode == "negative":
+        positives, negatives = [fixed] * len(pairs), texts
+    else:
+        positives, negatives = texts, [fixed] * len(pairs)
+    losses = torch.zeros(len(choices), len(seeds), dtype=torch.float64)
+    target = prompt_embedding.detach()
+    for lo in range(0, len(pairs), batch_size):
+        chunk = pairs[lo : lo + batch_size]
+        images = render_images(
+            backend,
+            positives[lo : lo + batch_size],
+            negatives[lo : lo + batch_size],
+            [seeds[s] for _, s in chunk],
+            batch_size,
+        )
+        with torch.no_grad():
+            values = objective(scorer.embed_images(images), target, space.mode)
+        for (c, s), v in zip(chunk, values.tolist(), strict=True):
+            losses[c, s] = v
+        if on_batch is not None:
+            on_batch([c for c, _ in chunk], [seeds[s] for _, s in chunk], images, values.detach())
+    return losses

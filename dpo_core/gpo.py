@@ -1,0 +1,140 @@
+"""Gradient prompt optimization (GPO): learn per-slot logits by the (shortcut) text gradient."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .config import GPOConfig
+from .evaluation import condition_pair, fixed_text
+from .losses import objective
+from .protocols import DiffusionBackend, ImageTextScorer
+from .relaxation import CandidateTokens, encode_relaxed, gumbel_softmax, tokenize_candidates
+from .shortcut import GradientMode, gradient_images, step_schedule
+from .space import SearchSpace
+
+# on_iteration(iteration index, loss, current logits as rows); may raise StopSearch.
+IterationHook = Callable[[int, float, tuple[tuple[float, ...], ...]], None]
+
+OPTIMIZER_FACTORIES: dict[str, Callable[[list[torch.Tensor], GPOConfig], torch.optim.Optimizer]] = {
+    "rmsprop": lambda p, c: torch.optim.RMSprop(p, lr=c.learning_rate, momentum=c.momentum),
+    "adam": lambda p, c: torch.optim.Adam(p, lr=c.learning_rate),
+    "sgd": lambda p, c: torch.optim.SGD(p, lr=c.learning_rate, momentum=c.momentum),
+}
+
+
+@dataclass(frozen=True)
+class GPOResult:
+    logits: tuple[tuple[float, ...], ...]  # one row per slot
+    loss_curve: tuple[float, ...]  # relaxed loss per iteration
+
+
+def initial_logits(space: SearchSpace, config: GPOConfig) -> list[torch.Tensor]:
+    """``initial_logit`` on option 0 (the user's original), 0 elsewhere; one leaf per slot."""
+    out = []
+    for n in space.sizes:
+        a = torch.zeros(n, dtype=torch.float32)
+        a[0] = config.initial_logit
+        out.append(a.requires_grad_(True))
+    return out
+
+
+def logits_rows(logits: Sequence[torch.Tensor]) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(v) for v in a.detach().cpu().tolist()) for a in logits)
+
+
+def relaxed_loss(
+    backend: DiffusionBackend,
+    scorer: ImageTextScorer,
+    space: SearchSpace,
+    weights: Sequence[torch.Tensor],
+    noise: torch.Tensor,
+    fixed: torch.Tensor,
+    prompt_embedding: torch.Tensor,
+    *,
+    gradient: GradientMode = "shortcut",
+    step: int = 0,
+    grad_steps: int = 1,
+    candidates: CandidateTokens | None = None,
+) -> torch.Tensor:
+    """Mean loss over the noise batch of a relaxed choice; differentiable w.r.t. ``weights``.
+
+    ``fixed`` is the conditioning ``(1, T, D)`` of the text that is not optimized.
+    """
+    with torch.enable_grad():
+        batch = noise.shape[0]
+        optimized = encode_relaxed(backend, space, weights, candidates).expand(batch, -1, -1)
+        positive, negative = condition_pair(space, optimized, fixed.expand(batch, -1, -1))
+        images = gradient_images(gradient, backend, noise, positive, negative, step, grad_steps)
+        return objective(scorer.embed_images(images), prompt_embedding, space.mode).mean()
+
+
+def learn_distribution(
+    backend: DiffusionBackend,
+    scorer: ImageTextScorer,
+    space: SearchSpace,
+    config: GPOConfig,
+    seeds: Sequence[int],
+    prompt_embedding: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    negative_prompt: str = "",
+    on_iteration: IterationHook | None = None,
+) -> GPOResult:
+    """Run ``config.iterations`` gradient steps on the slot logits (Wang et al., 2024, sec. 4)."""
+    if not seeds:
+        raise ValueError("expected at least one search seed, got none")
+    logits = initial_logits(space, config)
+    optimizer = OPTIMIZER_FACTORIES[config.optimizer](logits, config)
+    candidates = tokenize_candidates(backend, space)
+    with torch.no_grad():
+        fixed = backend.encode_text([fixed_text(space, negative_prompt)])
+    steps = len(backend.sigmas) - 1
+    schedule = step_schedule(
+        steps,
+        config.iterations,
+        config.step_start,
+        config.step_end,
+        config.step_repeats,
+        config.step_mode,
+        rng=_python_rng(generator),
+    )
+    per_iteration = config.seeds_per_iteration or len(seeds)
+    curve: list[float] = []
+    for i, step in enumerate(schedule):
+        batch_seeds = [seeds[(i * per_iteration + j) % len(seeds)] for j in range(per_iteration)]
+        optimizer.zero_grad(set_to_none=True)
+        weights = gumbel_softmax(logits, config.temperature, config.hard, generator)
+        loss = relaxed_loss(
+            backend,
+            scorer,
+            space,
+            weights,
+            backend.noise(batch_seeds),
+            fixed,
+            prompt_embedding.detach(),
+            gradient=config.gradient,
+            step=step,
+            grad_steps=config.grad_steps,
+            candidates=candidates,
+        )
+        if loss.requires_grad:
+            loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_value_(logits, config.grad_clip)
+        optimizer.step()
+        with torch.no_grad():
+            for a in logits:
+                a.clamp_(config.logit_min, config.logit_max)
+        curve.append(float(loss.detach()))
+        if on_iteration is not None:
+            on_iteration(i, curve[-1], logits_rows(logits))
+    return GPOResult(logits=logits_rows(logits), loss_curve=tuple(curve))
+
+
+def _python_rng(generator: torch.Generator) -> random.Random:
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    return random.Random(seed)

@@ -1,0 +1,198 @@
+"""State of one search run: the evaluated candidates, the budget, progress and early stopping."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import torch
+
+from .config import SearchConfig
+from .evaluation import evaluate
+from .protocols import DiffusionBackend, ImageTextScorer
+from .record import Candidate, HoldoutReport, RunRecord
+from .space import SearchSpace
+
+log = logging.getLogger(__name__)
+
+# callback(progress) -> False to stop; progress keys: phase, iteration, total, best_loss,
+# best_text, image (best image so far on the first search seed, (1, 3, H, W), or None), record.
+Callback = Callable[[dict[str, Any]], "bool | None"]
+
+
+class StopSearch(Exception):
+    """Raised (by a callback or by the run) to end a search early; what was evaluated is kept."""
+
+
+class SearchRun:
+    """Mutable bookkeeping of a run; ``snapshot()`` gives the frozen ``RunRecord`` so far."""
+
+    def __init__(
+        self,
+        backend: DiffusionBackend,
+        scorer: ImageTextScorer,
+        space: SearchSpace,
+        config: SearchConfig,
+        callback: Callback | None = None,
+    ) -> None:
+        self.backend, self.scorer, self.space, self.config = backend, scorer, space, config
+        self.callback = callback
+        self.rng = random.Random(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        with torch.no_grad():
+            self.prompt_embedding = scorer.embed_texts([space.prompt]).detach()
+        self.candidates: list[Candidate] = []
+        self.seen: set[tuple[int, ...]] = set()
+        self.best: Candidate | None = None
+        self.best_image: torch.Tensor | None = None
+        self.logits: tuple[tuple[float, ...], ...] | None = None
+        self.loss_curve: list[float] = []
+        self.holdout: HoldoutReport | None = None
+        self.timings: dict[str, float] = {}
+        self.stopped_early = False
+
+    # --- budget ----------------------------------------------------------------------------
+    @property
+    def remaining(self) -> int:
+        return self.config.budget - len(self.candidates)
+
+    def timed(self, name: str, seconds: float) -> None:
+        self.timings[name] = self.timings.get(name, 0.0) + seconds
+
+    # --- evaluation ------------------------------------------------------------------------
+    def evaluate(
+        self, choices: Sequence[Sequence[int]], phase: str, generation: int = 0
+    ) -> list[Candidate]:
+        """Evaluate new choices on the search seeds (at most the remaining budget).
+
+        Reports progress after every backend batch group; raises StopSearch when the callback
+        asks to stop, after recording what was already evaluated.
+        """
+        choices = [self.space.check_choice(c) for c in choices][: max(self.remaining, 0)]
+        repeated = [c for c in choices if c in self.seen]
+        if repeated or len(set(choices)) != len(choices):
+            raise ValueError(f"expected choices never evaluated before, got repeats {repeated}")
+        seeds = list(self.config.search_seeds)
+        per_group = max(1, self.config.batch_size // len(seeds))
+        out: list[Candidate] = []
+        for lo in range(0, len(choices), per_group):
+            group = choices[lo : lo + per_group]
+            images: dict[int, torch.Tensor] = {}
+
+            start = time.perf_counter()
+            losses = evaluate(
+                self.backend,
+                self.scorer,
+                self.space,
+                group,
+                seeds,
+                self.prompt_embedding,
+                self.config.batch_size,
+                negative_prompt=self.config.negative_prompt,
+                on_batch=partial(_keep_first_seed, images, seeds[0]),
+            )
+            self.timed("evaluation", time.perf_counter() - start)
+            for j, choice in enumerate(group):
+                row = tuple(float(v) for v in losses[j].tolist())
+                candidate = Candidate(
+                    choice=choice,
+                    text=self.space.render(choice),
+                    losses=row,
+                    mean=sum(row) / len(row),
+                    phase=phase,
+                    generation=generation,
+                )
+                self.candidates.append(candidate)
+                self.seen.add(choice)
+                out.append(candidate)
+                if self.best is None or candidate.mean < self.best.mean:
+                    self.best, self.best_image = candidate, images.get(j)
+            self.report(phase, len(self.candidates), self.config.budget)
+        return out
+
+    # --- progress --------------------------------------------------------------------------
+    def report(self, phase: str, iteration: int, total: int, **extra: Any) -> None:
+        """Call the callback; raise StopSearch if it returns False."""
+        if self.callback is None:
+            return
+        progress = {
+            "phase": phase,
+            "iteration": iteration,
+            "total": total,
+            "best_loss": None if self.best is None else self.best.mean,
+            "best_text": None if self.best is None else self.best.text,
+            "image": self.best_image,
+            "record": self.snapshot(),
+            **extra,
+        }
+        if self.callback(progress) is False:
+            raise StopSearch(f"stopped by the callback during {phase} at {iteration}/{total}")
+
+    def snapshot(self) -> RunRecord:
+        return RunRecord(
+            method=self.config.method,
+            config=self.config,
+            space=self.space,
+            candidates=tuple(self.candidates),
+            best=self.best,
+            logits=self.logits,
+            loss_curve=tuple(self.loss_curve),
+            holdout=self.holdout,
+            timings=dict(self.timings),
+            stopped_early=self.stopped_early,
+        )
+
+    # --- report on held-out seeds ----------------------------------------------------------
+    def evaluate_holdout(self) -> None:
+        """Score the best candidate and the user's original on the held-out seeds."""
+        if self.best is None or not self.config.holdout_seeds:
+            return
+        original = self.space.original_choice()
+        choices = (
+            [self.best.choice] if self.best.choice == original else [self.best.choice, original]
+        )
+        start = time.perf_counter()
+        losses = evaluate(
+            self.backend,
+            self.scorer,
+            self.space,
+            choices,
+            self.config.holdout_seeds,
+            self.prompt_embedding,
+            self.config.batch_size,
+            negative_prompt=self.config.negative_prompt,
+        )
+        self.timed("holdout", time.perf_counter() - start)
+        best = tuple(float(v) for v in losses[0].tolist())
+        orig = tuple(float(v) for v in losses[-1].tolist())
+        self.holdout = HoldoutReport(
+            seeds=self.config.holdout_seeds,
+            best_losses=best,
+            original_losses=orig,
+            best_mean=sum(best) / len(best),
+            original_mean=sum(orig) / len(orig),
+        )
+        log.info(
+            "held-out loss: best %.4f vs original %.4f (%r)",
+            self.holdout.best_mean,
+            self.holdout.original_mean,
+            self.best.text,
+        )
+
+
+def _keep_first_seed(
+    store: dict[int, torch.Tensor],
+    first_seed: int,
+    indices: list[int],
+    seeds: list[int],
+    images: torch.Tensor,
+    _losses: torch.Tensor,
+) -> None:
+    """Batch hook: keep each choice's image on the first search seed (for previews)."""
+    for j, (c, s) in enumerate(zip(indices, seeds, strict=True)):
+        if s == first_seed and c not in store:
+            store[c] = images[j : j + 1].detach().cpu()
