@@ -1,0 +1,75 @@
+"""Shared fixtures: the real ComfyUI in-process on CPU, small SD1 models built with ComfyUI's
+classes, a generated SD1.5-format checkpoint, and a headless ComfyUI server with this pack."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+
+from comfy_env import CACHE_DIR, bootstrap_comfy, load_pack  # noqa: E402
+
+# A small SD15 UNet (one level, width 32) with a matching small CLIP text model (width 64).
+TINY_UNET = {
+    "model_channels": 32,
+    "num_res_blocks": [1],
+    "channel_mult": [1],
+    "transformer_depth": [1],
+    "transformer_depth_output": [1, 1],
+    "context_dim": 64,
+    "num_heads": 2,
+}
+TINY_TEXT = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "projection_dim": 64,
+}
+TINY_VAE = {"ch": 32, "ch_mult": [1, 2, 2, 2], "num_res_blocks": 1}
+CHECKPOINT_NAME = "dpo_test_sd15.safetensors"
+
+
+@pytest.fixture(scope="session")
+def comfy():
+    """The real ComfyUI, importable in this process, running on CPU; returns the pack module."""
+    bootstrap_comfy()
+    return load_pack()
+
+
+@pytest.fixture(scope="session")
+def tiny_sd1(comfy):
+    """(MODEL, CLIP, VAE) of SD1 kind built with ComfyUI's classes, seeded weights."""
+    from dpo_diff.nodes.sd1_builders import build_sd1_clip, build_sd1_model, build_sd1_vae
+
+    return (
+        build_sd1_model(TINY_UNET, seed=0),
+        build_sd1_clip(TINY_TEXT, seed=1),
+        build_sd1_vae(TINY_VAE, seed=2),
+    )
+
+
+@pytest.fixture(scope="session")
+def sd15_checkpoint(comfy) -> Path:
+    """A random-weight checkpoint in the SD1.5 single-file format, generated once into the cache."""
+    from make_sd15_checkpoint import make_checkpoint
+
+    path = CACHE_DIR / "models" / CHECKPOINT_NAME
+    if not path.exists():
+        make_checkpoint(path, seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def comfy_server(sd15_checkpoint):
+    """A headless ComfyUI on 127.0.0.1 with this pack in custom_nodes and the checkpoint."""
+    from headless_comfy import HeadlessComfy
+
+    server = HeadlessComfy(checkpoints=[sd15_checkpoint])
+    server.start()
+    yield server
+    server.stop()
