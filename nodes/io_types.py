@@ -1,0 +1,11 @@
+"""The pack's own ComfyUI types, declared once: they carry our objects between our nodes."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+CATEGORY = "DPO-Diff"
+
+SearchSpaceIO = io.Custom("DPO_SEARCH_SPACE")  # dpo_core.space.SearchSpace
+EvaluatorIO = io.Custom("DPO_EVALUATOR")  # a dpo_core ImageTextScorer (CLIP, HPSv2, tiny-world judge)
+DistributionIO = io.Custom("DPO_DISTRIBUTION")  # learned logits over a space (GPO output)
