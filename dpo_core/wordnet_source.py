@@ -1,0 +1,478 @@
+"""Candidate words from WordNet 3.0: contrasts (negative prompts) and synonyms (attacks).
+
+Sense: the sense of a prompt word is picked with the prompt as context (a simplified Lesk):
+each sense of the lemma scores ``overlap + 0.6 * log(1 + SemCor count) + 1 / (1 + rank)``,
+where ``overlap`` counts the other prompt words found in the sense's gloss, examples, and the
+lemmas of the sense, its hypernyms and hyponyms. Candidates come from the best sense first;
+other senses add lower-ranked candidates, weighted by how far behind they are.
+
+Contrasts (negative mode), in this order of usefulness (the *tier*):
+
+0. direct antonyms of the lemma in the chosen sense ("hot" -> "cold", "sit" -> "stand");
+1. indirect antonyms: the antonyms of the head of an adjective's similar-to cluster and the
+   common members of that antonym's cluster ("scorching" -> "cold", "chilly"); for colours
+   and numbers, the other members of the same class ("red" -> "green", "two" -> "three");
+2. values of the same attribute ("hot" -> temperature -> "cold"), and antonyms reached through
+   derivation links (adverbs through their adjective: "oddly" -> "evenly");
+3. co-hyponyms: things of the same kind, found by climbing one to three hypernym levels and
+   coming down as far again ("cat" -> feline, carnivore -> "dog", "fox", "lion").
+
+Synonyms (positive mode): the other lemmas of the sense, then similar-to adjectives and
+verb-group members, then hypernyms ("cat" -> "feline"), then common hyponyms.
+
+Within a tier, candidates are ranked by familiarity: ``log(1 + SemCor count of the word over
+all its senses) + 0.3 * log(1 + number of senses)``, less distance penalties for co-hyponyms.
+Rare or awkward lemmas are dropped: capitalised (proper nouns, instance hyponyms), with digits,
+longer than ``max_length``, multiword unless common (SemCor count >= ``multiword_min_count``),
+contained in or containing the original word ("cat" / "wildcat"), or naming another word of
+the prompt. Candidates keep the part of speech and inflection of the prompt word.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from nltk.corpus.reader.wordnet import Lemma, Synset
+
+from .inflection import inflect, match_case
+from .wordnet_data import load_wordnet
+from .words import Pos, PromptAnalysis, Word, lemma_of
+
+_TOKEN = re.compile(r"[a-z]+")
+_CANDIDATE = re.compile(r"[a-z]+(?:[ -][a-z]+)?")
+_STOP = frozenset("a an the of in on or and to with for by as is be at from that which".split())
+_CLASS_LEXNAMES = ("noun.attribute", "noun.quantity")  # colours, numbers: class co-members
+
+
+@dataclass(frozen=True)
+class WordNetSettings:
+    """How many candidates, and which lemmas count as usable."""
+
+    max_candidates: int = 5
+    max_length: int = 12  # longer lemmas are mostly technical terms
+    min_count: int = 1  # SemCor count (all senses) a single word needs, unless polysemous
+    min_senses_if_unseen: int = 3  # ...or this many senses (WordNet's own familiarity measure)
+    multiword_min_count: int = 3  # multiword lemmas must be at least this common
+    max_senses: int = 3  # senses of a prompt word that contribute candidates
+
+    def __post_init__(self) -> None:
+        if self.max_candidates < 1:
+            raise ValueError(f"expected max_candidates >= 1, got {self.max_candidates}")
+
+
+@dataclass(frozen=True)
+class _Scored:
+    text: str  # base form, spaces between words
+    tier: int
+    score: float
+
+
+# --- familiarity -----------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _semcor_counts() -> dict[str, int]:
+    """SemCor tag count of every lemma name, summed over its senses (from ``cntlist.rev``)."""
+    root = Path(str(load_wordnet().root))
+    counts: dict[str, int] = defaultdict(int)
+    path = root / "cntlist.rev"
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            fields = line.split()
+            if len(fields) == 3:
+                counts[fields[0].split("%", 1)[0].lower()] += int(fields[2])
+    return dict(counts)
+
+
+@lru_cache(maxsize=200_000)
+def _senses(name: str) -> int:
+    return len(load_wordnet().synsets(name))
+
+
+def familiarity(name: str) -> float:
+    """``log(1 + SemCor count) + 0.3 * log(1 + number of senses)`` of a lemma name."""
+    key = name.lower().replace(" ", "_")
+    return math.log1p(_semcor_counts().get(key, 0)) + 0.3 * math.log1p(_senses(key))
+
+
+def _usable(name: str, settings: WordNetSettings) -> str | None:
+    """The candidate as prompt text ("ice_cream" -> "ice cream"), or None if it is not usable."""
+    if not name or name[0].isupper() or any(c.isupper() for c in name):
+        return None
+    text = name.replace("_", " ")
+    if not _CANDIDATE.fullmatch(text) or len(text) > settings.max_length:
+        return None
+    count = _semcor_counts().get(name.lower(), 0)
+    if " " in text or "-" in text:
+        return text if count >= settings.multiword_min_count else None
+    if count >= settings.min_count or _senses(name) >= settings.min_senses_if_unseen:
+        return text
+    return None
+
+
+def _related_spelling(a: str, b: str) -> bool:
+    """Same word or one contains the other ("cat"/"wildcat", "sit"/"sit down")."""
+    a, b = a.lower().replace("_", " "), b.lower().replace("_", " ")
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 3 and short in long
+
+
+# --- senses ----------------------------------------------------------------------------------
+def _prefixes(words: Iterable[str]) -> set[str]:
+    """Crude stems for gloss overlap: the first five letters ("spooky" ~ "spook")."""
+    return {w[:5] for w in words if len(w) >= 3}
+
+
+def _signature(synset: Synset) -> set[str]:
+    words = set(_TOKEN.findall(synset.definition().lower()))
+    for example in synset.examples():
+        words.update(_TOKEN.findall(example.lower()))
+    for related in [synset, *synset.hypernyms(), *synset.hyponyms()[:20], *synset.similar_tos()]:
+        for name in related.lemma_names():
+            words.update(name.lower().split("_"))
+    return _prefixes(words - _STOP)
+
+
+def _lemma_in(synset: Synset, lemma: str) -> Lemma | None:
+    for item in synset.lemmas():
+        if item.name().lower() == lemma:
+            return item
+    return None
+
+
+def rank_senses(
+    lemma: str, pos: Pos, context: Iterable[str], domains: Sequence[str] = ()
+) -> list[tuple[Synset, float]]:
+    """Senses of ``lemma`` as ``pos``, best first, with weights in (0, 1] (best = 1).
+
+    ``domains``: lexicographer files of the other prompt words ("noun.artifact", ...); a sense
+    in the same domain as other words gets a bonus ("toaster" on a counter is an appliance).
+    """
+    wordnet = load_wordnet()
+    context_set = _prefixes({c.lower() for c in context} - {lemma} - _STOP)
+    scored: list[tuple[float, Synset]] = []
+    for rank, synset in enumerate(wordnet.synsets(lemma, pos)):
+        if synset.instance_hypernyms():
+            continue  # a named individual ("Elizabeth" the queen), not a kind of thing
+        item = _lemma_in(synset, lemma)
+        count = item.count() if item is not None else 0
+        overlap = len(_signature(synset) & context_set) if context_set else 0
+        domain = min(2, sum(1 for d in domains if d == synset.lexname()))
+        score = overlap + 0.75 * domain + 0.8 * math.log1p(count) + 1.5 / (1 + rank)
+        scored.append((score, synset))
+    scored.sort(key=lambda pair: -pair[0])
+    if not scored:
+        return []
+    best = scored[0][0]
+    return [(synset, 1.0 / (1.0 + max(0.0, best - score))) for score, synset in scored]
+
+
+# --- relations -------------------------------------------------------------------------------
+def _antonym_lemmas(synset: Synset, lemma: str) -> list[Lemma]:
+    item = _lemma_in(synset, lemma)
+    direct = list(item.antonyms()) if item is not None else []
+    others = [a for lem in synset.lemmas() if lem is not item for a in lem.antonyms()]
+    return direct + others
+
+
+def _cluster_antonyms(synset: Synset) -> list[tuple[Lemma, float]]:
+    """Indirect antonyms of an adjective through its cluster head (tier 1)."""
+    out: list[tuple[Lemma, float]] = []
+    heads = synset.similar_tos() if synset.pos() == "s" else []
+    for head in heads:
+        for lem in head.lemmas():
+            for antonym in lem.antonyms():
+                out.append((antonym, 0.0))
+                for satellite in antonym.synset().similar_tos():
+                    out.extend((item, -0.5) for item in satellite.lemmas())
+    if synset.pos() == "a":  # head adjective: satellites of its antonym's cluster
+        for lem in synset.lemmas():
+            for antonym in lem.antonyms():
+                for satellite in antonym.synset().similar_tos():
+                    out.extend((item, -0.5) for item in satellite.lemmas())
+    return out
+
+
+def _class_members(lemma: str, pos: Pos) -> list[tuple[Lemma, float]]:
+    """Colours and numbers: other members of the noun class of the same word (tier 1)."""
+    wordnet = load_wordnet()
+    out: list[tuple[Lemma, float]] = []
+    for noun in wordnet.synsets(lemma, "n")[:3]:
+        if noun.lexname() not in _CLASS_LEXNAMES:
+            continue
+        for parent in noun.hypernyms():
+            siblings = parent.hyponyms()
+            if len(siblings) < 3:
+                continue
+            for sibling in siblings:
+                if sibling == noun:
+                    continue
+                for item in sibling.lemmas():
+                    if pos != "n" and not wordnet.synsets(item.name(), pos):
+                        continue  # keep the part of speech: "red" (adj) -> adjectives only
+                    out.append((item, 0.0))
+    return out
+
+
+def _attribute_values(synset: Synset) -> list[tuple[Lemma, float]]:
+    """Other adjectives that value the same attribute ("hot" -> temperature -> "cold")."""
+    heads = synset.similar_tos() if synset.pos() == "s" else [synset]
+    own = set(heads) | {synset}
+    out: list[tuple[Lemma, float]] = []
+    for head in heads:
+        for attribute in head.attributes():
+            for value in attribute.attributes():
+                if value not in own:
+                    out.extend((item, 0.0) for item in value.lemmas())
+    return out
+
+
+def _family(synset: Synset) -> tuple[set[Synset], set[Synset]]:
+    """Ancestors and descendants (up to 3 levels down) of a synset: never contrasts of it."""
+    ancestors = set(synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms()))
+    descendants: set[Synset] = set()
+    frontier = [synset]
+    for _ in range(3):
+        frontier = [h for s in frontier for h in s.hyponyms()]
+        descendants.update(frontier)
+    return ancestors, descendants
+
+
+def _co_hyponyms(synset: Synset, levels: int = 3, budget: int = 2500) -> list[tuple[Lemma, float]]:
+    """Things of the same kind: up ``h`` hypernym levels, down again; penalty grows with ``h``."""
+    ancestors, descendants = _family(synset)
+    excluded = ancestors | descendants | {synset}
+    out: list[tuple[Lemma, float]] = []
+    seen: set[Synset] = set()
+    level = [synset]
+    visited = 0
+    for height in range(1, levels + 1):
+        level = [h for s in level for h in s.hypernyms()]
+        if synset.pos() == "n":  # stop below the very general nouns (entity, object, ...)
+            level = [s for s in level if s.min_depth() >= 4]
+        if not level:
+            break
+        for top in level:
+            frontier = [top]
+            for depth in range(1, height + 2):
+                frontier = [h for s in frontier for h in s.hyponyms()]
+                visited += len(frontier)
+                for node in frontier:
+                    if node in excluded or node in seen:
+                        continue
+                    seen.add(node)
+                    penalty = 1.5 * (height - 1) + 1.0 * abs(depth - height)
+                    if node.lexname() != synset.lexname():
+                        penalty += 2.5
+                    out.extend((item, -penalty) for item in node.lemmas())
+                if visited > budget:
+                    break
+    return out
+
+
+def _adverb_from(adjective: str) -> Lemma | None:
+    wordnet = load_wordnet()
+    stems = [adjective + "ly"]
+    if adjective.endswith("y"):
+        stems.append(adjective[:-1] + "ily")
+    if adjective.endswith("le"):
+        stems.append(adjective[:-1] + "y")
+    for stem in stems:
+        for synset in wordnet.synsets(stem, "r"):
+            item = _lemma_in(synset, stem)
+            if item is not None:
+                return item
+    return None
+
+
+Raw = list[tuple[Lemma, int, float]]  # (candidate lemma, tier, score bonus) before ranking
+
+
+def _raw_contrasts(synset: Synset, lemma: str, pos: Pos) -> Raw:
+    """Contrasts of one sense, before filtering and ranking."""
+    out: Raw = [(n, 0, 0.0) for n in _antonym_lemmas(synset, lemma)]
+    if pos == "a":
+        out += [(n, 1, b) for n, b in _class_members(lemma, pos)]
+        out += [(n, 1, b) for n, b in _cluster_antonyms(synset)]
+        out += [(n, 2, b) for n, b in _attribute_values(synset)]
+    elif pos == "r":
+        for pertainym in (p for lem in synset.lemmas() for p in lem.pertainyms()):
+            for adjective in pertainym.synset().lemmas():
+                for antonym in adjective.antonyms():
+                    adverb = _adverb_from(antonym.name())
+                    if adverb:
+                        out.append((adverb, 2, 0.0))
+    else:
+        if pos == "n":
+            out += [(n, 1, b) for n, b in _class_members(lemma, pos)]
+        out += [(n, 3, b) for n, b in _co_hyponyms(synset, levels=3 if pos == "n" else 1)]
+    return out
+
+
+def _raw_synonyms(synset: Synset, lemma: str, pos: Pos) -> Raw:
+    out: Raw = [(n, 0, 0.0) for n in synset.lemmas()]
+    near = synset.similar_tos() + synset.also_sees() + synset.verb_groups()
+    out += [(n, 1, 0.0) for s in near for n in s.lemmas()]
+    if pos in ("n", "v"):
+        out += [(n, 2, 0.0) for s in synset.hypernyms() for n in s.lemmas()]
+        out += [(n, 3, 0.0) for s in synset.hyponyms() for n in s.lemmas()]
+    return out
+
+
+@lru_cache(maxsize=50_000)
+def _is_proper(lemma: str, pos: Pos | None) -> bool:
+    """WordNet writes the word capitalised ("French", "American"): allow capitalised peers."""
+    return any(
+        item.name()[:1].isupper() and item.name().lower() == lemma
+        for synset in load_wordnet().synsets(lemma, pos)
+        for item in synset.lemmas()
+    )
+
+
+@lru_cache(maxsize=50_000)
+def _usual_lexname(lemma: str, pos: Pos) -> str | None:
+    """Lexicographer file of the most frequent sense (the word's domain without context)."""
+    synsets = load_wordnet().synsets(lemma, pos)
+    return synsets[0].lexname() if synsets else None
+
+
+# --- public ----------------------------------------------------------------------------------
+def _rank(
+    raw: Iterable[tuple[Lemma, int, float, float]],
+    word: Word,
+    context: Sequence[str],
+    settings: WordNetSettings,
+) -> list[str]:
+    """Filter, rank (tier, then weight * familiarity + bonus), inflect and deduplicate."""
+    best: dict[str, tuple[int, float]] = {}
+    proper = word.text[:1].isupper() and _is_proper(word.lemma, word.pos)
+    for item, tier, bonus, weight in raw:
+        name = item.name()
+        text = _usable(name.lower() if proper else name, settings)
+        if text is None or _related_spelling(text, word.lemma):
+            continue
+        if proper:
+            text = name.replace("_", " ")
+        if any(_related_spelling(text, other) for other in context if len(other) > 2):
+            continue  # naming another word of the prompt would fight the prompt itself
+        score = weight * (math.log1p(item.count()) + 0.4 * familiarity(name)) + bonus
+        key = (tier, -score)
+        if text not in best or key < (best[text][0], -best[text][1]):
+            best[text] = (tier, score)
+    ordered = sorted(best, key=lambda t: (best[t][0], -best[t][1]))
+    out: list[str] = []
+    for text in ordered:
+        form = inflect(text, word.pos, word.form) if word.pos else text
+        form = form if proper else match_case(form, word.text)
+        if form.lower() != word.text.lower() and form not in out:
+            out.append(form)
+        if len(out) >= settings.max_candidates:
+            break
+    return out
+
+
+def _gather(
+    word: Word,
+    context: Sequence[str],
+    settings: WordNetSettings,
+    relation,
+) -> list[tuple[Lemma, int, float, float]]:
+    if word.pos is None:
+        return []
+    raw: list[tuple[Lemma, int, float, float]] = []
+    domains = [
+        d for w in context for p in ("n", "v") if (d := _usual_lexname(w, p)) is not None
+    ]
+    senses = rank_senses(word.lemma, word.pos, context, domains)[: settings.max_senses]
+    for index, (synset, weight) in enumerate(senses):
+        for name, tier, bonus in relation(synset, word.lemma, word.pos):
+            # later senses: same tiers, but behind the best sense's candidates of that tier
+            raw.append((name, tier, bonus - 2.0 * index, weight))
+    return raw
+
+
+def contrasts(word: Word, context: Sequence[str], settings: WordNetSettings) -> list[str]:
+    """Antonyms and contrasting words for a negative prompt, best first (see module docs)."""
+    return _rank(_gather(word, context, settings, _raw_contrasts), word, context, settings)
+
+
+def synonyms(word: Word, context: Sequence[str], settings: WordNetSettings) -> list[str]:
+    """Synonyms (then hypernyms, hyponyms) that can replace the word in the prompt, best first."""
+    return _rank(_gather(word, context, settings, _raw_synonyms), word, context, settings)
+
+
+def antonyms(lemma: str, pos: Pos, settings: WordNetSettings | None = None) -> list[str]:
+    """Direct and indirect antonyms of a lemma (all senses, no context), best first."""
+    settings = settings or WordNetSettings()
+    word = Word(lemma, 0, len(lemma), lemma, pos, "base", True, True)
+    raw = [
+        (name, tier, bonus, weight)
+        for synset, weight in rank_senses(lemma, pos, ())[: settings.max_senses]
+        for name, tier, bonus in _raw_contrasts(synset, lemma, pos)
+        if tier <= 1
+    ]
+    return _rank(raw, word, (), settings)
+
+
+def _context(analysis: PromptAnalysis, skip: Word) -> list[str]:
+    return [w.lemma for w in analysis.content_words if w is not skip]
+
+
+def wordnet_candidates(
+    analysis: PromptAnalysis, mode: str, settings: WordNetSettings
+) -> dict[int, list[str]]:
+    """Candidates for every content word: ``{index into analysis.words: [candidates]}``.
+
+    ``mode`` "negative" gives contrasts, "positive" synonyms; words without candidates are
+    left out. A word whose own part of speech gives nothing falls back to its other readings
+    ("parked" the adjective -> "park" the verb) in the same written form.
+    """
+    relation = contrasts if mode == "negative" else synonyms
+    out: dict[int, list[str]] = {}
+    for index, word in enumerate(analysis.words):
+        if not word.content or word.pos is None:
+            continue
+        context = _context(analysis, word)
+        found = relation(word, context, settings)
+        if not found and word.pos in ("a", "v"):  # participles: "parked", "loaded"
+            for alternative in _other_readings(word):
+                for extra in relation(alternative, context, settings):
+                    if extra not in found and len(found) < settings.max_candidates:
+                        found.append(extra)
+        if found:
+            out[index] = found
+    return out
+
+
+def _other_readings(word: Word) -> list[Word]:
+    """The same written word read as another part of speech (base form stays base form)."""
+    readings = []
+    for pos in ("v", "a"):
+        if pos == word.pos:
+            continue
+        lemma = lemma_of(word.text, pos)  # type: ignore[arg-type]
+        if lemma is None:
+            continue
+        lower = word.text.lower()
+        form = word.form
+        if lemma != lower:
+            if pos == "n":
+                form = "plural"
+            elif lower.endswith("ing"):
+                form = "ing"
+            elif lower.endswith("s"):
+                form = "third"
+            else:
+                form = "past"
+        elif pos != word.pos:
+            form = "base"
+        readings.append(
+            Word(word.text, word.start, word.end, lemma, pos, form, True, True)  # type: ignore[arg-type]
+        )
+    return readings
