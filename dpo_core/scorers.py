@@ -1,0 +1,163 @@
+"""Image-text scorers on open_clip models loaded from LOCAL checkpoint files (no downloads).
+
+CLIP preprocessing is done in torch (resize of the shorter side, centre crop, normalisation) so
+the score stays differentiable with respect to the image. HPSv2 is an open_clip ViT-H-14 with
+human-preference weights: the same class, another registry entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP normalisation (also HPSv2's)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    """A scorer kind the user can pick: an open_clip architecture and what weights it expects."""
+
+    architecture: str  # open_clip model name
+    description: str
+
+
+SCORERS: dict[str, ScorerSpec] = {
+    "clip-vit-b-32": ScorerSpec(
+        "ViT-B-32-quickgelu", "OpenAI CLIP ViT-B/32 (the paper's main metric), open_clip weights"
+    ),
+    "clip-vit-l-14": ScorerSpec("ViT-L-14-quickgelu", "OpenAI CLIP ViT-L/14, open_clip weights"),
+    "hpsv2": ScorerSpec("ViT-H-14", "HPS v2: open_clip ViT-H-14 fine-tuned on human preferences"),
+}
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Weights from a ``.safetensors`` or torch file; unwraps ``state_dict``/``model`` and
+    strips a ``module.`` prefix (training checkpoints such as HPSv2's)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"expected a checkpoint file, got {str(path)!r} (not found)")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state: Any = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise ValueError(f"expected a state dict in {str(path)!r}, got {type(state).__name__}")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+class OpenClipScorer(torch.nn.Module):
+    """``ImageTextScorer`` on an open_clip CLIP model."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        name: str,
+        image_size: int,
+        mean: Sequence[float] = CLIP_MEAN,
+        std: Sequence[float] = CLIP_STD,
+    ) -> None:
+        super().__init__()
+        from open_clip.tokenizer import SimpleTokenizer
+
+        self.model = model.eval().requires_grad_(False)
+        self.name = name
+        self.image_size = int(image_size)
+        self.tokenizer = SimpleTokenizer(context_length=int(model.context_length))
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        architecture: str,
+        checkpoint: str | Path | None,
+        *,
+        model_config: dict[str, Any] | None = None,
+        name: str | None = None,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> OpenClipScorer:
+        """Build ``architecture`` (or ``model_config``, open_clip's CLIP config dict) with random
+        weights, then load ``checkpoint``; ``None`` keeps the random weights (tests only)."""
+        import open_clip
+
+        if model_config is not None:
+            model = open_clip.CLIP(**model_config)
+        else:
+            model = open_clip.create_model(architecture, pretrained=None, pretrained_text=False)
+        if checkpoint is not None:
+            missing, unexpected = model.load_state_dict(load_state_dict(checkpoint), strict=False)
+            missing = [k for k in missing if not k.endswith("position_ids")]
+            if missing:
+                raise ValueError(
+                    f"expected {architecture} weights in {str(checkpoint)!r}, got a file missing "
+                    f"{len(missing)} tensors (e.g. {missing[:3]}); pick the matching scorer kind"
+                )
+            if unexpected:
+                log.warning("ignored %d unexpected tensors in %s", len(unexpected), checkpoint)
+        size = model.visual.image_size
+        size = size[0] if isinstance(size, (tuple, list)) else size
+        cfg = getattr(model.visual, "preprocess_cfg", None) or {}
+        scorer = cls(
+            model,
+            name or architecture,
+            size,
+            cfg.get("mean", CLIP_MEAN),
+            cfg.get("std", CLIP_STD),
+        )
+        return scorer.to(device=device, dtype=dtype)
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """CLIP preprocessing in torch: shorter side to ``image_size`` (bicubic, antialiased),
+        centre crop, normalise. ``images`` (B, 3, H, W) in [0, 1]."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
+        images = images.to(device=self.mean.device, dtype=self.mean.dtype)
+        h, w = images.shape[-2:]
+        scale = self.image_size / min(h, w)
+        size = (max(self.image_size, round(h * scale)), max(self.image_size, round(w * scale)))
+        if size != (h, w):
+            images = torch.nn.functional.interpolate(
+                images, size=size, mode="bicubic", align_corners=False, antialias=True
+            )
+        top = (size[0] - self.image_size) // 2
+        left = (size[1] - self.image_size) // 2
+        images = images[..., top : top + self.image_size, left : left + self.image_size]
+        return (images - self.mean) / self.std
+
+    def embed_images(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(self.preprocess(images))
+
+    def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        tokens = self.tokenizer(list(texts)).to(self.mean.device)
+        with torch.no_grad():
+            return self.model.encode_text(tokens)
+
+
+def load_scorer(
+    kind: str,
+    checkpoint: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> OpenClipScorer:
+    """A scorer of a registered ``kind`` (see ``SCORERS``) with weights from a local file."""
+    if kind not in SCORERS:
+        raise ValueError(f"expected a scorer kind in {sorted(SCORERS)}, got {kind!r}")
+    spec = SCORERS[kind]
+    return OpenClipScorer.from_checkpoint(
+        spec.architecture, checkpoint, name=kind, device=device, dtype=dtype
+    )
