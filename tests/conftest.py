@@ -42,15 +42,24 @@ def comfy():
 
 
 @pytest.fixture(scope="session")
-def tiny_sd1(comfy):
-    """(MODEL, CLIP, VAE) of SD1 kind built with ComfyUI's classes, seeded weights."""
+def build_tiny_sd1(comfy):
+    """A function making (MODEL, CLIP, VAE) of SD1 kind with ComfyUI's classes, seeded weights."""
     from dpo_diff.nodes.sd1_builders import build_sd1_clip, build_sd1_model, build_sd1_vae
 
-    return (
-        build_sd1_model(TINY_UNET, seed=0),
-        build_sd1_clip(TINY_TEXT, seed=1),
-        build_sd1_vae(TINY_VAE, seed=2),
-    )
+    def build(seed: int = 0):
+        return (
+            build_sd1_model(TINY_UNET, seed=seed),
+            build_sd1_clip(TINY_TEXT, seed=seed + 1),
+            build_sd1_vae(TINY_VAE, seed=seed + 2),
+        )
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_sd1(build_tiny_sd1):
+    """(MODEL, CLIP, VAE) of SD1 kind built with ComfyUI's classes, seeded weights."""
+    return build_tiny_sd1(0)
 
 
 @pytest.fixture(scope="session")

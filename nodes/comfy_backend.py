@@ -1,0 +1,258 @@
+"""dpo_core's DiffusionBackend on ComfyUI's own MODEL, CLIP and VAE.
+
+* No-gradient sampling and evaluation go through ``comfy.sample.sample`` with KSampler's inputs
+  (sampler, scheduler, steps, cfg), so the images the search scores are the images the user's
+  KSampler makes for the same seed.
+* The gradient path calls the same modules: ``BaseModel.apply_model`` (CFG combined on the
+  denoised predictions, as ComfyUI's ``cfg_function`` does), the text encoder's layers walked
+  out of place (``text_encoding``), and ``first_stage_model.decode``.
+* ComfyUI runs every prompt under ``torch.inference_mode()``; weights loaded during a prompt are
+  inference tensors, which autograd cannot save. ``normal_weights`` gives the gradient path
+  ordinary copies of such tensors for the duration of a call, through
+  ``torch.func.functional_call``: the modules themselves are never modified, so every other
+  node keeps seeing exactly the model it had.
+
+Latents exchanged with dpo_core are in the model's internal space (``process_latent_in``
+applied, k-diffusion form ``x = x0 + sigma * eps``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import comfy.model_management
+import comfy.sample
+import comfy.samplers
+import torch
+
+from .text_encoding import encode_embeddings, sd1_text_encoder
+
+# Samplers that draw fresh noise during sampling from one generator for the whole batch: a
+# batch of several images would not reproduce single KSampler runs, so they run one by one.
+_STOCHASTIC_MARKERS = ("ancestral", "sde", "lcm", "restart", "er_sde", "seeds_")
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """KSampler's inputs, with the image size."""
+
+    steps: int = 20
+    cfg: float = 7.5
+    sampler_name: str = "euler"
+    scheduler: str = "normal"
+    width: int = 512
+    height: int = 512
+
+    def __post_init__(self) -> None:
+        if self.steps < 2:
+            raise ValueError(f"expected at least 2 sampling steps, got {self.steps}")
+        if self.sampler_name not in comfy.samplers.SAMPLER_NAMES:
+            raise ValueError(f"unknown sampler {self.sampler_name!r}")
+        if self.scheduler not in comfy.samplers.SCHEDULER_NAMES:
+            raise ValueError(f"unknown scheduler {self.scheduler!r}")
+        if self.width % 8 or self.height % 8 or min(self.width, self.height) < 8:
+            raise ValueError(
+                f"expected width and height as multiples of 8, got {self.width}x{self.height}"
+            )
+
+    @property
+    def deterministic(self) -> bool:
+        return not any(m in self.sampler_name for m in _STOCHASTIC_MARKERS)
+
+
+class _Call(torch.nn.Module):
+    """Lets ``functional_call`` run an arbitrary method of ``inner`` with swapped tensors."""
+
+    def __init__(self, inner: torch.nn.Module, fn: Callable) -> None:
+        super().__init__()
+        self.inner = inner
+        self._fn = fn
+
+    def forward(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
+
+
+class normal_weights:
+    """Calls a module's method with ordinary copies of its inference-tensor weights.
+
+    Copies are made once, lazily, and only of tensors that need it (none when the model was
+    loaded outside inference mode); drop the object to free them.
+    """
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = module
+        self._copies: dict[str, torch.Tensor] | None = None
+
+    def _swapped(self) -> dict[str, torch.Tensor]:
+        if self._copies is None:
+            with torch.inference_mode(False):
+                self._copies = {
+                    f"inner.{name}": t.clone()
+                    for name, t in [
+                        *self.module.named_parameters(remove_duplicate=False),
+                        *self.module.named_buffers(remove_duplicate=False),
+                    ]
+                    if t.is_inference()
+                }
+        return self._copies
+
+    def __call__(self, fn: Callable, *args, **kwargs):
+        copies = self._swapped()
+        if not copies:
+            return fn(*args, **kwargs)
+        wrapper = _Call(self.module, fn)
+        return torch.func.functional_call(wrapper, copies, args, kwargs, strict=False)
+
+
+@contextlib.contextmanager
+def gradient_mode() -> Iterator[None]:
+    """Leave ComfyUI's inference mode and enable autograd, for the optimizer's own work."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+def _as_conditioning(context: torch.Tensor) -> list:
+    return [[context, {}]]
+
+
+class ComfyBackend:
+    """DiffusionBackend over a ModelPatcher, a ``comfy.sd.CLIP`` and a ``comfy.sd.VAE``."""
+
+    context_length = 77
+
+    def __init__(self, model, clip, vae, settings: SamplingSettings) -> None:
+        self.model = model
+        self.clip = clip
+        self.vae = vae
+        self.settings = settings
+        self.encoder = sd1_text_encoder(clip)
+        tokens = self.encoder.special_tokens
+        self.bos_id, self.eos_id, self.pad_id = tokens["start"], tokens["end"], tokens["pad"]
+        comfy.model_management.load_models_gpu([model, clip.patcher, vae.patcher])
+        self.device = model.load_device
+        base = model.model
+        self._unet = normal_weights(base)
+        self._text = normal_weights(self.encoder)
+        self._vae = normal_weights(vae.first_stage_model)
+        with torch.inference_mode(False):
+            sampler = comfy.samplers.KSampler(
+                model, steps=settings.steps, device=self.device, sampler=settings.sampler_name,
+                scheduler=settings.scheduler, denoise=1.0, model_options=model.model_options,
+            )  # fmt: skip
+            self._sigmas = sampler.sigmas.detach().float().cpu().clone()
+            table = self.encoder.transformer.get_input_embeddings().weight
+            self._token_table = table.detach().float().clone()
+        self._latent_channels = base.latent_format.latent_channels
+
+    # --- text side -------------------------------------------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        """BPE ids of ``text`` as ComfyUI's tokenizer makes them, without start/end/padding."""
+        ids: list[int] = []
+        for chunk in self.clip.tokenize(text)["l"]:
+            for token, _weight in chunk:
+                if not isinstance(token, int):
+                    raise ValueError(
+                        "prompts with embeddings (textual inversion) are not supported in a "
+                        "search space; write the words instead"
+                    )
+                if token == self.bos_id:
+                    continue
+                if token in (self.eos_id, self.pad_id):
+                    break
+                ids.append(token)
+        return ids
+
+    def token_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
+        return self._token_table.to(ids.device)[ids]
+
+    def encode_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
+        device = self.encoder.transformer.get_input_embeddings().weight.device
+        return self._text(
+            encode_embeddings, self.encoder, embeddings.to(device), self.clip.layer_idx
+        ).to(self.device)
+
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        conds = [self.clip.encode_from_tokens(self.clip.tokenize(t)) for t in texts]
+        lengths = {c.shape[1] for c in conds}
+        if len(lengths) != 1:
+            raise ValueError(
+                "texts longer than 75 tokens make longer conditioning; keep the prompt and the "
+                "search space within CLIP's 77-token window"
+            )
+        return torch.cat(conds).to(self.device, torch.float32)
+
+    # --- diffusion side --------------------------------------------------------------------
+    @property
+    def sigmas(self) -> torch.Tensor:
+        return self._sigmas
+
+    def noise(self, seeds: Sequence[int]) -> torch.Tensor:
+        shape = (1, self._latent_channels, self.settings.height // 8, self.settings.width // 8)
+        empty = torch.zeros(shape)
+        return torch.cat([comfy.sample.prepare_noise(empty, int(s)) for s in seeds])
+
+    def sample(
+        self,
+        noise: torch.Tensor,
+        positive: torch.Tensor,
+        negative: torch.Tensor,
+        start_step: int,
+        end_step: int,
+        latent: torch.Tensor | None = None,
+        seeds: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        steps = self.settings.steps
+        if not 0 <= start_step < end_step <= steps:
+            raise ValueError(
+                f"expected 0 <= start_step < end_step <= {steps}, got {start_step}, {end_step}"
+            )
+        if not self.settings.deterministic and len(noise) > 1:
+            parts = [
+                self.sample(
+                    noise[i : i + 1],
+                    positive[i : i + 1],
+                    negative[i : i + 1],
+                    start_step,
+                    end_step,
+                    None if latent is None else latent[i : i + 1],
+                    None if seeds is None else seeds[i : i + 1],
+                )  # fmt: skip
+                for i in range(len(noise))
+            ]
+            return torch.cat(parts)
+        base = self.model.model
+        if start_step == 0:
+            start_latent = torch.zeros_like(noise)
+        else:
+            if latent is None:
+                raise ValueError("expected the latent at start_step when start_step > 0")
+            start_latent = base.process_latent_out(latent.detach().cpu())
+        out = comfy.sample.sample(
+            self.model, noise if start_step == 0 else torch.zeros_like(noise), steps,
+            self.settings.cfg, self.settings.sampler_name, self.settings.scheduler,
+            _as_conditioning(positive.detach()), _as_conditioning(negative.detach()), start_latent,
+            denoise=1.0, disable_noise=start_step > 0, start_step=start_step, last_step=end_step,
+            force_full_denoise=end_step == steps, disable_pbar=True,
+            seed=int(seeds[0]) if seeds else 0,
+        )  # fmt: skip
+        return base.process_latent_in(out.to(self.device, torch.float32))
+
+    def denoise(
+        self, x: torch.Tensor, sigma: float, positive: torch.Tensor, negative: torch.Tensor
+    ) -> torch.Tensor:
+        base = self.model.model
+        n = x.shape[0]
+        batch_x = torch.cat([x, x]).to(self.device)
+        sigmas = torch.full((2 * n,), float(sigma), device=self.device)
+        context = torch.cat([negative, positive]).to(self.device)
+        out = self._unet(base.apply_model, batch_x, sigmas, c_crossattn=context)
+        uncond, cond = out[:n], out[n:]
+        return uncond + self.settings.cfg * (cond - uncond)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        first_stage = self.vae.first_stage_model
+        z = self.model.model.process_latent_out(latents).to(self.vae.vae_dtype)
+        pixels = self._vae(first_stage.decode, z.to(self.vae.device))
+        return ((pixels.float() + 1.0) / 2.0).clamp(0.0, 1.0).to(latents.device)

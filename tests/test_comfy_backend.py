@@ -1,0 +1,155 @@
+"""The ComfyUI backend against ComfyUI itself: same encodings, same images, real gradients,
+and no trace left on the models other nodes use."""
+
+from __future__ import annotations
+
+import torch
+
+from dpo_core.relaxation import encode_relaxed
+from dpo_core.shortcut import images_with_gradient
+from dpo_core.space import SearchSpace, Slot
+
+STEPS = 6
+
+
+def _backend(tiny_sd1, **settings):
+    from dpo_diff.nodes.comfy_backend import ComfyBackend, SamplingSettings
+
+    model, clip, vae = tiny_sd1
+    options = {"steps": STEPS, "cfg": 5.0, "width": 32, "height": 32, **settings}
+    return ComfyBackend(model, clip, vae, SamplingSettings(**options))
+
+
+def _space() -> SearchSpace:
+    return SearchSpace(
+        prompt="a red cat sitting on a mat",
+        mode="negative",
+        base="blurry",
+        slots=(
+            Slot("red", ("", "green", "blue")),
+            Slot("cat", ("", "dog", "golden retriever")),  # a multi-token candidate
+            Slot("sitting", ("", "standing")),
+        ),
+    )
+
+
+def _one_hot(space: SearchSpace, choice) -> list[torch.Tensor]:
+    return [
+        torch.nn.functional.one_hot(torch.tensor(c), n).float() for c, n in zip(choice, space.sizes)
+    ]
+
+
+def _ksampler_images(tiny_sd1, positive: str, negative: str, seed: int) -> torch.Tensor:
+    import nodes as comfy_nodes
+
+    model, clip, vae = tiny_sd1
+    pos = comfy_nodes.CLIPTextEncode().encode(clip, positive)[0]
+    neg = comfy_nodes.CLIPTextEncode().encode(clip, negative)[0]
+    latent = comfy_nodes.EmptyLatentImage().generate(32, 32, 1)[0]
+    samples = comfy_nodes.common_ksampler(
+        model, seed, STEPS, 5.0, "euler", "normal", pos, neg, latent
+    )[0]
+    return comfy_nodes.VAEDecode().decode(vae, samples)[0]  # (B, H, W, 3)
+
+
+def test_hard_relaxed_encoding_equals_clip_text_encode(tiny_sd1):
+    model, clip, vae = tiny_sd1
+    space = _space()
+    for clip_layer in (None, -2):
+        layered = clip.clone()
+        if clip_layer is not None:
+            layered.clip_layer(clip_layer)  # what CLIPSetLastLayer does
+        backend = _backend((model, layered, vae))
+        for choice in [(0, 0, 0), (1, 2, 1), (2, 1, 0), (0, 2, 0)]:
+            ours = encode_relaxed(backend, space, _one_hot(space, choice))
+            text = space.render(choice)
+            theirs = layered.encode_from_tokens(layered.tokenize(text))
+            diff = (ours - theirs).abs().max().item()
+            assert diff < 1e-5, f"{text!r} (clip_layer {clip_layer}): max abs diff {diff}"
+
+
+def test_backend_images_equal_ksampler_images(tiny_sd1):
+    backend = _backend(tiny_sd1)
+    prompt, negative, seed = "a red cat", "a green dog", 11
+    with torch.no_grad():
+        pos = backend.encode_text([prompt])
+        neg = backend.encode_text([negative])
+        latents = backend.sample(backend.noise([seed]), pos, neg, 0, STEPS)
+        ours = backend.decode(latents).movedim(1, -1)
+    theirs = _ksampler_images(tiny_sd1, prompt, negative, seed)
+    assert ours.shape == theirs.shape == (1, 32, 32, 3)
+    assert (ours - theirs).abs().max().item() < 1e-4
+
+
+def test_batched_sampling_equals_single_runs(tiny_sd1):
+    backend = _backend(tiny_sd1)
+    with torch.no_grad():
+        pos = backend.encode_text(["a red cat", "a red cat"])
+        neg = backend.encode_text(["green", "dog"])
+        batched = backend.sample(backend.noise([3, 4]), pos, neg, 0, STEPS)
+        single = torch.cat(
+            [backend.sample(backend.noise([s]), pos[i : i + 1], neg[i : i + 1], 0, STEPS)
+             for i, s in enumerate([3, 4])]
+        )  # fmt: skip
+    assert (batched - single).abs().max().item() < 1e-4
+
+
+def test_gradients_reach_logits_through_comfy_models_loaded_in_inference_mode(build_tiny_sd1):
+    """Models loaded inside a prompt hold inference tensors; the backend must still backprop."""
+    from dpo_diff.nodes.comfy_backend import gradient_mode
+
+    with torch.inference_mode():  # what ComfyUI does around every prompt
+        models = build_tiny_sd1(0)
+        assert next(models[0].model.parameters()).is_inference()
+        with gradient_mode():
+            backend = _backend(models)
+            space = _space()
+            logits = [torch.zeros(n, requires_grad=True) for n in space.sizes]
+            weights = [torch.softmax(a, dim=0) for a in logits]
+            # make the argmax layout non-empty on every slot
+            weights = [w + torch.nn.functional.one_hot(torch.tensor(1), len(w)) for w in weights]
+            negative = encode_relaxed(backend, space, weights)
+            positive = backend.encode_text([space.prompt])
+            images = images_with_gradient(backend, backend.noise([0]), positive, negative, 2, 1)
+            images.mean().backward()
+    for i, a in enumerate(logits):
+        assert a.grad is not None and torch.isfinite(a.grad).all()
+        assert a.grad.abs().sum() > 0, f"slot {i} got no gradient"
+
+
+def test_optimizer_leaves_models_untouched(tiny_sd1):
+    import comfy.clip_model
+    import comfy.ldm.modules.diffusionmodules.openaimodel as unet_module
+
+    model, clip, vae = tiny_sd1
+    patched_before = (
+        comfy.clip_model.CLIPLayer.forward,
+        unet_module.UNetModel.forward,
+        type(vae.first_stage_model).decode,
+    )
+    state_before = {k: v.clone() for k, v in model.model.state_dict().items()} | {
+        f"clip.{k}": v.clone() for k, v in clip.cond_stage_model.state_dict().items()
+    }
+    images_before = _ksampler_images(tiny_sd1, "a red cat", "dog", 5)
+
+    backend = _backend(tiny_sd1)
+    space = _space()
+    logits = [torch.zeros(n, requires_grad=True) for n in space.sizes]
+    negative = encode_relaxed(backend, space, _one_hot(space, (1, 1, 1)))
+    positive = backend.encode_text([space.prompt])
+    images_with_gradient(backend, backend.noise([0]), positive, negative, 3, 2).mean().backward()
+    del logits
+
+    images_after = _ksampler_images(tiny_sd1, "a red cat", "dog", 5)
+    assert torch.equal(images_before, images_after)
+    assert patched_before == (
+        comfy.clip_model.CLIPLayer.forward,
+        unet_module.UNetModel.forward,
+        type(vae.first_stage_model).decode,
+    )
+    state_after = {k: v for k, v in model.model.state_dict().items()} | {
+        f"clip.{k}": v for k, v in clip.cond_stage_model.state_dict().items()
+    }
+    assert state_before.keys() == state_after.keys()
+    assert all(torch.equal(state_before[k], state_after[k]) for k in state_before)
+    assert all(not p.requires_grad for p in model.model.parameters())
