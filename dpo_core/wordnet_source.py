@@ -40,13 +40,15 @@ from pathlib import Path
 
 from nltk.corpus.reader.wordnet import Lemma, Synset
 
-from .inflection import inflect, match_case
+from .inflection import inflect
 from .wordnet_data import load_wordnet
 from .words import Pos, PromptAnalysis, Word, lemma_of
 
 _TOKEN = re.compile(r"[a-z]+")
 _CANDIDATE = re.compile(r"[a-z]+(?:[ -][a-z]+)?")
 _STOP = frozenset("a an the of in on or and to with for by as is be at from that which".split())
+# Words that must never be suggested: slurs and dated labels for groups of people.
+_BLOCKED = frozenset("negro nigger negroid colored coloured redskin oriental squaw".split())
 _CLASS_LEXNAMES = ("noun.attribute", "noun.quantity")  # colours, numbers: class co-members
 
 
@@ -369,8 +371,7 @@ def _rank(
     out: list[str] = []
     for text in ordered:
         form = inflect(text, word.pos, word.form) if word.pos else text
-        form = form if proper else match_case(form, word.text)
-        if form.lower() != word.text.lower() and form not in out:
+        if form.lower() != word.text.lower() and form.lower() not in _BLOCKED and form not in out:
             out.append(form)
         if len(out) >= settings.max_candidates:
             break
@@ -391,9 +392,11 @@ def _gather(
     ]
     senses = rank_senses(word.lemma, word.pos, context, domains)[: settings.max_senses]
     for index, (synset, weight) in enumerate(senses):
+        if index and weight < 0.5:
+            break  # a clearly worse sense adds noise ("cat" the guy -> "man")
         for name, tier, bonus in relation(synset, word.lemma, word.pos):
-            # later senses: same tiers, but behind the best sense's candidates of that tier
-            raw.append((name, tier, bonus - 2.0 * index, weight))
+            # a close second sense: its candidates come after all of the best sense's
+            raw.append((name, tier + 4 * index, bonus, weight))
     return raw
 
 

@@ -1,0 +1,409 @@
+"""Building search spaces for both modes from WordNet, a language model, and the term library.
+
+``build_space(prompt, mode, source, ...)`` is the one call a node needs. The steps:
+
+1. analyse the prompt (``words.analyze``): content words, lemmas, inflection, pieces;
+2. ask the source (``SOURCES``: "wordnet", "llm", "wordnet+llm") for up to N candidates per
+   content word; "wordnet+llm" puts the model's candidates first and fills up from WordNet;
+3. make slots: negative mode, one slot per distinct content word, ``("", contrasts...)``, plus
+   the term library's groups when asked; positive mode, one slot per content word,
+   ``(original, synonyms...)``, replacing only the word (weighting syntax stays fixed text);
+4. positive mode: optionally keep only the rewrites that ``keep(prompt, rewritten)`` accepts
+   (e.g. a sentence-embedding cosine >= 0.9, as in the reference; no model is loaded here);
+5. fit CLIP's window: the worst-case rendered text (every slot on its longest option) must
+   take at most ``token_budget`` (75) BPE tokens. Over budget, the longest candidates are
+   dropped (lowest-ranked first among equals), then whole slots from the end (library groups
+   first, then the last words of the prompt), and a warning says what was dropped. Only when
+   the fixed text alone (the user's prompt in positive mode, the user's negative prompt in
+   negative mode) is over budget is a ``ValueError`` raised, because nothing can be dropped.
+
+Spaces from steps 1-3 are cached on disk (``<cache>/spaces/<sha256>.json``, where ``<cache>``
+is ``$DPO_DIFF_CACHE`` or ``~/.cache/dpo_diff``), keyed by the prompt, mode, source and
+settings; steps 4-5 run on every call because they depend on the caller's functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .inflection import match_case
+from .llm_source import LLMError, LLMSettings, llm_candidates
+from .negative_library import library_slots
+from .space import MODES, NEGATIVE_SEPARATOR, Mode, SearchSpace, Slot
+from .wordnet_data import cache_dir
+from .wordnet_source import WordNetSettings, wordnet_candidates
+from .words import PromptAnalysis, analyze
+
+log = logging.getLogger(__name__)
+
+CountTokens = Callable[[str], int]  # text -> number of CLIP BPE tokens (without BOS/EOS)
+KeepRewrite = Callable[[str, str], bool]  # (original prompt, rewritten prompt) -> keep it?
+TOKEN_BUDGET = 75  # CLIP's 77 positions minus the start and end tokens
+MAX_CANDIDATES_PER_WORD = 20
+BUILDER_VERSION = 1  # bump when the candidates a source gives change, to retire old cache files
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A built space, the warnings to show the user, and whether it came from the cache."""
+
+    space: SearchSpace
+    warnings: tuple[str, ...] = ()
+    from_cache: bool = False
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    candidates: dict[int, list[str]]  # index into analysis.words -> candidates, best first
+    warnings: tuple[str, ...] = ()
+    fell_back: bool = False  # the chosen source failed and WordNet stood in (not cached)
+
+
+# --- sources ---------------------------------------------------------------------------------
+def _from_wordnet(
+    analysis: PromptAnalysis, mode: Mode, limit: int, llm: LLMSettings
+) -> SourceResult:
+    return SourceResult(wordnet_candidates(analysis, mode, WordNetSettings(max_candidates=limit)))
+
+
+def _from_llm(analysis: PromptAnalysis, mode: Mode, limit: int, llm: LLMSettings) -> SourceResult:
+    try:
+        found = llm_candidates(analysis, mode, llm, limit)
+    except LLMError as err:
+        if not llm.fallback_to_wordnet:
+            raise
+        message = f"LLM source failed, WordNet candidates used instead: {err}"
+        log.warning(message)
+        fallback = _from_wordnet(analysis, mode, limit, llm)
+        return SourceResult(fallback.candidates, (message,), fell_back=True)
+    return SourceResult(found)
+
+
+def _from_both(analysis: PromptAnalysis, mode: Mode, limit: int, llm: LLMSettings) -> SourceResult:
+    first = _from_llm(analysis, mode, limit, llm)
+    if first.fell_back:
+        return first
+    second = _from_wordnet(analysis, mode, limit, llm)
+    merged: dict[int, list[str]] = {}
+    for index in sorted(set(first.candidates) | set(second.candidates)):
+        out: list[str] = []
+        for candidate in first.candidates.get(index, []) + second.candidates.get(index, []):
+            if candidate.lower() not in (c.lower() for c in out):
+                out.append(candidate)
+        merged[index] = out[:limit]
+    return SourceResult(merged, first.warnings + second.warnings)
+
+
+Source = Callable[[PromptAnalysis, Mode, int, LLMSettings], SourceResult]
+SOURCES: dict[str, Source] = {
+    "wordnet": _from_wordnet,
+    "llm": _from_llm,
+    "wordnet+llm": _from_both,
+}
+SOURCE_NAMES: tuple[str, ...] = tuple(SOURCES)  # dropdown options
+_USES_LLM = frozenset({"llm", "wordnet+llm"})
+
+
+# --- tokens ----------------------------------------------------------------------------------
+_TOKEN_PIECE = re.compile(r"[A-Za-z]+|\d|[^\sA-Za-z\d]")
+
+
+def estimate_tokens(text: str) -> int:
+    """A cautious estimate of CLIP BPE tokens: a word of up to 7 letters is one token, longer
+    words one more per 5 further letters; every digit and punctuation mark is one token."""
+    total = 0
+    for piece in _TOKEN_PIECE.findall(text):
+        if piece[0].isalpha():
+            total += 1 + math.ceil(max(0, len(piece) - 7) / 5)
+        else:
+            total += 1
+    return total
+
+
+def worst_case_text(space: SearchSpace, count_tokens: CountTokens) -> str:
+    """The rendered text with every slot on its longest option (in tokens)."""
+    choice = [
+        max(range(len(slot.candidates)), key=lambda k, s=slot: count_tokens(s.candidates[k]))
+        for slot in space.slots
+    ]
+    return space.render(choice)
+
+
+def fit_token_budget(
+    space: SearchSpace, count_tokens: CountTokens, budget: int = TOKEN_BUDGET
+) -> tuple[SearchSpace, tuple[str, ...]]:
+    """Drop the longest candidates, then trailing slots, until the worst case fits ``budget``."""
+    fixed = space.render(space.original_choice()) if space.mode == "positive" else space.base
+    fixed_tokens = count_tokens(fixed.strip())
+    if fixed_tokens > budget:
+        what = "prompt" if space.mode == "positive" else "negative prompt (base)"
+        raise ValueError(
+            f"the {what} alone takes {fixed_tokens} tokens, over the {budget}-token window; "
+            "shorten it"
+        )
+    start = count_tokens(worst_case_text(space, count_tokens))
+    slots = list(space.slots)
+    dropped_candidates = dropped_slots = 0
+    tokens = start
+    while tokens > budget and slots:
+        longest = [max(count_tokens(c) for c in s.candidates[1:]) if len(s.candidates) > 1 else 0
+                   for s in slots]  # fmt: skip
+        option0 = [count_tokens(s.candidates[0]) for s in slots]
+        # a slot whose longest option is longer than its option 0 can shrink by one candidate
+        shrinkable = [i for i, s in enumerate(slots) if len(s.candidates) > 2
+                      and longest[i] > max(1, option0[i])]  # fmt: skip
+        if shrinkable:
+            i = max(shrinkable, key=lambda j: (longest[j], j))
+            candidates = list(slots[i].candidates)
+            worst = max(range(1, len(candidates)), key=lambda k: (count_tokens(candidates[k]), k))
+            del candidates[worst]
+            slots[i] = replace(slots[i], candidates=tuple(candidates))
+            dropped_candidates += 1
+        else:
+            library = [i for i, s in enumerate(slots) if s.source == "library"]
+            del slots[library[-1] if library else len(slots) - 1]
+            dropped_slots += 1
+        space = replace(space, slots=tuple(slots))
+        tokens = count_tokens(worst_case_text(space, count_tokens))
+    if not dropped_candidates and not dropped_slots:
+        return space, ()
+    message = (
+        f"search space trimmed to fit the {budget}-token window (worst case was {start} tokens, "
+        f"now {tokens}): dropped {dropped_candidates} candidates and {dropped_slots} slots"
+    )
+    log.warning(message)
+    return space, (message,)
+
+
+# --- assembling ------------------------------------------------------------------------------
+def _negative_space(
+    analysis: PromptAnalysis,
+    candidates: dict[int, list[str]],
+    source: str,
+    base: str,
+    include_library: bool,
+    limit: int,
+) -> SearchSpace:
+    slots: list[Slot] = []
+    seen: set[tuple[str, str | None]] = set()
+    for index, word in enumerate(analysis.words):
+        key = (word.lemma, word.pos)
+        if index not in candidates or key in seen:
+            continue  # one slot per distinct word: "bathroom ... bathroom" gives one slot
+        seen.add(key)
+        options = [c for c in dict.fromkeys(candidates[index]) if c]
+        if options:
+            slots.append(Slot(word=word.text, candidates=("", *options), source=source))
+    if include_library:
+        exclude = frozenset(w.text.lower() for w in analysis.words)
+        slots.extend(library_slots(max_terms=limit, exclude=exclude))
+    return SearchSpace(prompt=analysis.prompt, mode="negative", slots=tuple(slots), base=base)
+
+
+def _positive_space(
+    analysis: PromptAnalysis, candidates: dict[int, list[str]], source: str
+) -> SearchSpace:
+    pieces, word_piece = analysis.pieces()
+    slots: list[Slot] = []
+    for index, word in enumerate(analysis.words):
+        cased = [match_case(c, word.text) for c in candidates.get(index, [])]
+        options = [c for c in dict.fromkeys(cased) if c and c != word.text]
+        if options:
+            slots.append(
+                Slot(
+                    word=word.text,
+                    candidates=(word.text, *options),
+                    piece=word_piece[index],
+                    source=source,
+                )
+            )
+    return SearchSpace(
+        prompt=analysis.prompt, mode="positive", slots=tuple(slots), pieces=pieces
+    )
+
+
+def filter_rewrites(space: SearchSpace, keep: KeepRewrite) -> tuple[SearchSpace, tuple[str, ...]]:
+    """Positive mode: keep a candidate only if ``keep(prompt, prompt with it)`` says so."""
+    if space.mode != "positive":
+        return space, ()
+    slots: list[Slot] = []
+    removed = 0
+    for i, slot in enumerate(space.slots):
+        kept = [slot.candidates[0]]
+        for k in range(1, len(slot.candidates)):
+            choice = [0] * len(space.slots)
+            choice[i] = k
+            if keep(space.prompt, space.render(choice)):
+                kept.append(slot.candidates[k])
+            else:
+                removed += 1
+        if len(kept) > 1:
+            slots.append(replace(slot, candidates=tuple(kept)))
+    if not removed:
+        return space, ()
+    message = f"the meaning filter removed {removed} synonym candidates"
+    log.info(message)
+    return replace(space, slots=tuple(slots)), (message,)
+
+
+# --- cache -----------------------------------------------------------------------------------
+def _cache_key(settings: dict) -> str:
+    text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _cache_path(key: str) -> Path:
+    return cache_dir() / "spaces" / f"{key}.json"
+
+
+def _read_cache(key: str) -> tuple[SearchSpace, tuple[str, ...]] | None:
+    path = _cache_path(key)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return SearchSpace.from_dict(data["space"]), tuple(data.get("warnings", ()))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log.warning("ignoring unreadable cached search space %s: %s", path, err)
+        return None
+
+
+def _write_cache(key: str, space: SearchSpace, warnings: tuple[str, ...]) -> None:
+    path = _cache_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        data = {"space": space.to_dict(), "warnings": list(warnings)}
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as err:
+        log.warning("could not cache the search space in %s: %s", path, err)
+
+
+# --- public ----------------------------------------------------------------------------------
+def build_space(
+    prompt: str,
+    mode: Mode = "negative",
+    source: str = "wordnet",
+    candidates_per_word: int = 5,
+    *,
+    include_library: bool = False,
+    llm: LLMSettings | None = None,
+    negative_prompt: str = "",
+    override_json: str = "",
+    count_tokens: CountTokens | None = None,
+    keep: KeepRewrite | None = None,
+    token_budget: int = TOKEN_BUDGET,
+    use_cache: bool = True,
+) -> BuildResult:
+    """The search space of a prompt for one mode (see the module docs for every step).
+
+    ``negative_prompt`` is the user's own negative prompt, kept in front of the chosen words
+    (negative mode). ``override_json`` (a saved space) replaces the built one when not empty.
+    ``count_tokens`` should be the text encoder's tokenizer; without it ``estimate_tokens``.
+    """
+    if mode not in MODES:
+        raise ValueError(f"expected mode in {MODES}, got {mode!r}")
+    if source not in SOURCES:
+        raise ValueError(f"expected source in {SOURCE_NAMES}, got {source!r}")
+    if not 1 <= candidates_per_word <= MAX_CANDIDATES_PER_WORD:
+        raise ValueError(
+            f"expected candidates_per_word in [1, {MAX_CANDIDATES_PER_WORD}], "
+            f"got {candidates_per_word}"
+        )
+    counter = count_tokens or estimate_tokens
+    llm = llm or LLMSettings()
+    warnings: list[str] = []
+    from_cache = False
+    if override_json.strip():
+        space = SearchSpace.from_json(override_json)
+        if prompt.strip() and space.prompt != prompt:
+            warnings.append("the override JSON was built for another prompt; it is used as is")
+        if space.mode != mode:
+            warnings.append(f"the override JSON is a {space.mode}-mode space; it is used as is")
+    else:
+        if not prompt.strip():
+            raise ValueError("expected a non-empty prompt, got an empty one")
+        if include_library and mode == "positive":
+            warnings.append("the negative-term library only applies to negative mode; ignored")
+        settings = {
+            "version": BUILDER_VERSION,
+            "prompt": prompt,
+            "mode": mode,
+            "source": source,
+            "candidates_per_word": candidates_per_word,
+            "include_library": include_library and mode == "negative",
+            "negative_prompt": negative_prompt,
+            "llm": llm.public_dict() if source in _USES_LLM else None,
+        }
+        key = _cache_key(settings)
+        cached = _read_cache(key) if use_cache else None
+        if cached is not None:
+            space, cached_warnings = cached
+            warnings.extend(cached_warnings)
+            from_cache = True
+        else:
+            analysis = analyze(prompt)
+            found = SOURCES[source](analysis, mode, candidates_per_word, llm)
+            warnings.extend(found.warnings)
+            if mode == "negative":
+                space = _negative_space(
+                    analysis,
+                    found.candidates,
+                    source,
+                    negative_prompt.strip(),
+                    include_library,
+                    candidates_per_word,
+                )
+            else:
+                space = _positive_space(analysis, found.candidates, source)
+            if use_cache and not found.fell_back:
+                _write_cache(key, space, found.warnings)
+    if keep is not None:
+        space, notes = filter_rewrites(space, keep)
+        warnings.extend(notes)
+    space, notes = fit_token_budget(space, counter, token_budget)
+    warnings.extend(notes)
+    if not space.slots:
+        raise ValueError(
+            f"no candidates were found for any word of the prompt with source {source!r}; try "
+            "another source, include_library=True (negative mode), or an override JSON"
+        )
+    return BuildResult(space=space, warnings=tuple(warnings), from_cache=from_cache)
+
+
+def preview(space: SearchSpace) -> str:
+    """Readable text: a header, then one line per slot, ``word -> option | option | ...``."""
+    lines = [
+        f"{space.mode} space: {len(space.slots)} slots, {space.num_choices:.3g} choices"
+        + (f', base "{space.base}"' if space.base else "")
+    ]
+    width = max((len(s.word or "(library)") for s in space.slots), default=0)
+    for slot in space.slots:
+        options = " | ".join(c if c else "(nothing)" for c in slot.candidates)
+        label = slot.word or "(library)"
+        tag = f"  [{slot.source}]" if slot.source else ""
+        lines.append(f"{label:<{width}} -> {options}{tag}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "SOURCES",
+    "SOURCE_NAMES",
+    "TOKEN_BUDGET",
+    "BuildResult",
+    "LLMSettings",
+    "NEGATIVE_SEPARATOR",
+    "build_space",
+    "estimate_tokens",
+    "filter_rewrites",
+    "fit_token_budget",
+    "preview",
+]
