@@ -123,8 +123,9 @@ def learn_distribution(
         )
         if loss.requires_grad:
             loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_value_(logits, config.grad_clip)
+        with_grad = [a for a in logits if a.grad is not None]  # empty-argmax slots get none
+        if config.grad_clip > 0 and with_grad:
+            torch.nn.utils.clip_grad_value_(with_grad, config.grad_clip)
         optimizer.step()
         with torch.no_grad():
             for a in logits:

@@ -1,0 +1,172 @@
+"""Search methods on a planted objective; EPO bookkeeping; determinism; records; early stop."""
+
+import dataclasses
+import itertools
+import random
+
+import pytest
+import torch
+
+from dpo_core import search
+from dpo_core.config import EPOConfig, GPOConfig, SearchConfig
+from dpo_core.evaluation import evaluate, render_images
+from dpo_core.gpo import GPOResult
+from dpo_core.record import RunRecord
+from dpo_core.run import StopSearch
+from dpo_core.sampling import distribution_sampler, softmax_rows
+from dpo_core.search import METHODS, optimize
+from tests.tiny_backend import TinyBackend, TinyScorer, negative_space, positive_space
+
+SEARCH_SEEDS = (0, 1)
+# On the tiny random backend the clean-latent estimate is only informative late in sampling,
+# so the planted tests take the shortcut step from the last third (real SD: the reference range).
+LATE = {"step_start": 0.7, "step_end": 0.9}
+
+
+def planted(sizes, best):
+    """A problem whose prompt embedding is the mean image embedding of the choice ``best``:
+    that choice (or one that renders almost the same images) has the lowest loss."""
+    backend, scorer, space = TinyBackend(), TinyScorer(), negative_space(sizes=sizes)
+    images = render_images(backend, [space.prompt] * 2, [space.render(best)] * 2, SEARCH_SEEDS)
+    scorer.targets[space.prompt] = scorer.embed_images(images).mean(0)
+    choices = list(itertools.product(*(range(n) for n in space.sizes)))
+    target = scorer.embed_texts([space.prompt])
+    losses = evaluate(backend, scorer, space, choices, SEARCH_SEEDS, target, 128).mean(1)
+    return backend, scorer, space, choices, losses
+
+
+def argmax_rows(logits):
+    return tuple(max(range(len(r)), key=r.__getitem__) for r in logits)
+
+
+@pytest.mark.parametrize("gpo", [{"gradient": "full"}, LATE])
+def test_gpo_puts_most_mass_on_the_planted_word(gpo):
+    backend, scorer, space, choices, losses = planted((5,), (3,))
+    assert choices[int(losses.argmin())] == (3,)
+    hits = 0
+    for seed in range(5):
+        config = SearchConfig(
+            method="gpo", generations=1, search_seeds=SEARCH_SEEDS, seed=seed, gpo=GPOConfig(**gpo)
+        )
+        record = optimize(backend, scorer, space, config)
+        hits += argmax_rows(record.logits) == (3,)
+        assert len(record.loss_curve) == 20 and len(record.candidates) == 5  # space exhausted
+        assert record.best.choice == (3,)
+    assert hits >= 4
+
+
+def test_hybrid_beats_random_search_at_equal_budget():
+    backend, scorer, space, choices, losses = planted((5, 5, 5, 5), (3, 2, 4, 1))
+    wins = 0
+    for seed in range(5):
+        common = {"generations": 2, "search_seeds": SEARCH_SEEDS, "seed": seed, "batch_size": 40}
+        hybrid = optimize(
+            backend, scorer, space, SearchConfig(method="hybrid", gpo=GPOConfig(**LATE), **common)
+        )
+        rand = optimize(backend, scorer, space, SearchConfig(method="random", **common))
+        assert len(hybrid.candidates) == len(rand.candidates) == 40
+        wins += hybrid.best.mean < rand.best.mean
+    assert wins >= 4
+
+
+def test_epo_never_evaluates_twice_and_spends_the_budget_exactly():
+    backend, scorer, space = TinyBackend(), TinyScorer(), negative_space(sizes=(4, 4, 4))
+    config = SearchConfig(method="epo", generations=3, search_seeds=(0,), holdout_seeds=())
+    record = optimize(backend, scorer, space, config)
+    genomes = [c.choice for c in record.candidates]
+    assert len(genomes) == config.budget == 60 and len(set(genomes)) == 60
+    assert [c.generation for c in record.candidates] == [0] * 20 + [1] * 20 + [2] * 20
+    assert record.best == min(record.candidates, key=lambda c: c.mean)
+    tiny = negative_space(sizes=(2, 2))  # 4 choices, budget 40: stops when exhausted
+    record = optimize(backend, scorer, tiny, config)
+    assert sorted(c.choice for c in record.candidates) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+def test_learned_distribution_sampler_matches_the_softmax():
+    space = negative_space(sizes=(3, 4))
+    logits = ((2.0, 0.5, 0.0), (0.0, 3.0, 1.0, 0.0))
+    sample = distribution_sampler(space, logits)
+    rng, n = random.Random(0), 20000
+    draws = [sample(rng) for _ in range(n)]
+    for slot, probs in enumerate(softmax_rows(logits)):
+        for option, p in enumerate(probs):
+            freq = sum(d[slot] == option for d in draws) / n
+            assert abs(freq - p) < 4 * (p * (1 - p) / n) ** 0.5 + 1e-3, (slot, option, freq, p)
+
+
+def test_hybrid_initial_population_is_sampled_from_the_learned_distribution(monkeypatch):
+    backend, scorer, space = TinyBackend(), TinyScorer(), negative_space(sizes=(4, 4, 4, 4, 4))
+    learned = tuple((0.0, 0.0, -30.0, -30.0) for _ in space.slots)  # options 2, 3 ~ impossible
+
+    def fake_gpo(*args, **kwargs):
+        return GPOResult(logits=learned, loss_curve=())
+
+    monkeypatch.setattr(search, "learn_distribution", fake_gpo)
+    config = SearchConfig(method="hybrid", generations=1, search_seeds=(0,), holdout_seeds=())
+    record = optimize(backend, scorer, space, config)
+    initial = [c.choice for c in record.candidates if c.phase == "initial"]
+    assert len(initial) == 20 and len(set(initial)) == 20
+    # uniform sampling would put a 2 or 3 somewhere with probability 1 - 2**-5 per candidate
+    assert all(set(c) <= {0, 1} for c in initial)
+    assert record.logits == learned
+
+
+def small_run(method="hybrid", seed=0, **kw):
+    backend, scorer = TinyBackend(), TinyScorer()
+    config = SearchConfig(
+        method=method,
+        generations=2,
+        search_seeds=(0, 1),
+        holdout_seeds=(5, 6),
+        seed=seed,
+        batch_size=6,
+        gpo=GPOConfig(iterations=4),
+        epo=EPOConfig(population=6, keep=3, mutations=3, crossovers=3),
+    )
+    return optimize(backend, scorer, negative_space(), config, **kw)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_same_seed_same_result_and_records_round_trip(tmp_path, method):
+    first, second = small_run(method), small_run(method)
+    assert dataclasses.replace(first, timings={}) == dataclasses.replace(second, timings={})
+    assert len(first.candidates) == 12 and first.holdout is not None
+    assert first.holdout.seeds == (5, 6) and len(first.holdout.original_losses) == 2
+    path = tmp_path / "run.json"
+    first.save(path)
+    assert RunRecord.load(path) == first
+    if method in ("gpo", "hybrid"):
+        assert first.logits is not None and len(first.loss_curve) == 4
+
+
+@pytest.mark.parametrize("how", ["return", "raise"])
+def test_callback_stops_early_without_losing_evaluations(how):
+    seen = []
+
+    def callback(progress):
+        seen.append(progress)
+        if progress["phase"] != "gradient" and len(progress["record"].candidates) >= 3:
+            if how == "raise":
+                raise StopSearch("user cancelled")
+            return False
+        return True
+
+    record = small_run("hybrid", callback=callback)
+    assert record.stopped_early and record.holdout is None
+    assert record.candidates == seen[-1]["record"].candidates and len(record.candidates) == 3
+    assert [p["phase"] for p in seen[:4]] == ["gradient"] * 4
+    last = seen[-1]
+    assert last["best_text"] == record.best.text and last["image"].shape[:2] == (1, 3)
+    assert last["iteration"] == 3 and last["total"] == 12  # one batch: 3 choices x 2 seeds
+
+
+def test_attack_mode_maximises_the_distance():
+    backend, scorer, space = TinyBackend(), TinyScorer(), positive_space()
+    config = SearchConfig(method="random", generations=1, search_seeds=(0,), holdout_seeds=(1,))
+    record = optimize(backend, scorer, space, config)
+    assert all(c.mean < 0 for c in record.candidates)  # loss = -distance
+    assert record.best.text in {space.render(c.choice) for c in record.candidates}
+    with pytest.raises(ValueError, match="expected a method"):
+        optimize(backend, scorer, space, dataclasses.replace(config, method="nope"))
+    with torch.no_grad():
+        assert record.holdout.original_mean < 0
