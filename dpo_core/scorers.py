@@ -61,9 +61,13 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 class OpenClipScorer(torch.nn.Module):
     """``ImageTextScorer`` on an open_clip CLIP model."""
 
+    model: Any  # open_clip.CLIP (typed loosely: open_clip is imported lazily)
+    mean: torch.Tensor  # (1, 3, 1, 1) normalisation buffers
+    std: torch.Tensor
+
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: Any,
         name: str,
         image_size: int,
         mean: Sequence[float] = CLIP_MEAN,
