@@ -78,6 +78,8 @@ def _regular_past(word: str) -> str:
 def _inflect_word(word: str, pos: Pos, form: Form) -> str:
     irregular = _irregular()
     if pos == "n" and form == "plural":
+        if word.endswith("s") and not word.endswith("ss"):
+            return word  # already plural ("clothes", "glasses")
         forms = irregular["n"].get(word, [])
         return forms[0] if forms else _regular_s(word)
     if pos != "v" or form == "base":

@@ -116,13 +116,11 @@ def _usable(name: str, settings: WordNetSettings) -> str | None:
     return None
 
 
-def _related_spelling(a: str, b: str) -> bool:
-    """Same word or one contains the other ("cat"/"wildcat", "sit"/"sit down")."""
-    a, b = a.lower().replace("_", " "), b.lower().replace("_", " ")
-    if a == b:
-        return True
-    short, long = sorted((a, b), key=len)
-    return len(short) >= 3 and short in long
+def _related_spelling(candidate: str, word: str) -> bool:
+    """The same word, or the candidate contains it ("cat" -> "wildcat", "sit" -> "sit down")."""
+    candidate = candidate.lower().replace("_", " ")
+    word = word.lower().replace("_", " ")
+    return candidate == word or (len(word) >= 3 and word in candidate)
 
 
 # --- senses ----------------------------------------------------------------------------------
@@ -257,19 +255,20 @@ def _co_hyponyms(synset: Synset, levels: int = 3, budget: int = 2500) -> list[tu
     for height in range(1, levels + 1):
         level = [h for s in level for h in s.hypernyms()]
         if synset.pos() == "n":  # stop below the very general nouns (entity, object, ...)
-            level = [s for s in level if s.min_depth() >= 4]
+            level = [s for s in level if s.min_depth() >= (2 if height == 1 else 4)]
         if not level:
             break
         for top in level:
             frontier = [top]
-            for depth in range(1, height + 2):
+            general = synset.pos() == "n" and top.min_depth() < 4
+            for depth in range(1, 2 if general else height + 2):
                 frontier = [h for s in frontier for h in s.hyponyms()]
                 visited += len(frontier)
                 for node in frontier:
                     if node in excluded or node in seen:
                         continue
                     seen.add(node)
-                    penalty = 1.5 * (height - 1) + 1.0 * abs(depth - height)
+                    penalty = 2.5 * (height - 1) + 1.0 * abs(depth - height)
                     if node.lexname() != synset.lexname():
                         penalty += 2.5
                     out.extend((item, -penalty) for item in node.lemmas())
@@ -363,7 +362,8 @@ def _rank(
             text = name.replace("_", " ")
         if any(_related_spelling(text, other) for other in context if len(other) > 2):
             continue  # naming another word of the prompt would fight the prompt itself
-        score = weight * (math.log1p(item.count()) + 0.4 * familiarity(name)) + bonus
+        common = min(5.0, math.log1p(item.count()) + 0.4 * familiarity(name))
+        score = weight * common + bonus
         key = (tier, -score)
         if text not in best or key < (best[text][0], -best[text][1]):
             best[text] = (tier, score)
@@ -393,7 +393,9 @@ def _gather(
     senses = rank_senses(word.lemma, word.pos, context, domains)[: settings.max_senses]
     for index, (synset, weight) in enumerate(senses):
         if index and weight < 0.5:
-            break  # a clearly worse sense adds noise ("cat" the guy -> "man")
+            if relation is _raw_contrasts:  # still: its direct antonyms ("day" -> "night")
+                raw.extend((a, 2, 0.0, weight) for a in _antonym_lemmas(synset, word.lemma))
+            continue  # otherwise a clearly worse sense adds noise ("cat" the guy -> "man")
         for name, tier, bonus in relation(synset, word.lemma, word.pos):
             # a close second sense: its candidates come after all of the best sense's
             raw.append((name, tier + 4 * index, bonus, weight))

@@ -160,8 +160,22 @@ def _weight_at(position: int, groups: list[tuple[int, int, float]]) -> float | N
 # --- WordNet look-ups ------------------------------------------------------------------------
 @lru_cache(maxsize=100_000)
 def lemma_of(word: str, pos: Pos) -> str | None:
-    """WordNet's base form of ``word`` as ``pos`` (morphy), or None if WordNet lacks it."""
-    return load_wordnet().morphy(word.lower(), pos)
+    """WordNet's base form of ``word`` as ``pos`` (morphy), or None if WordNet lacks it.
+
+    When the written form is itself a rarer lemma ("shoes" as in "in his shoes"), the more
+    common base form wins ("shoes" -> "shoe").
+    """
+    wordnet = load_wordnet()
+    forms = wordnet._morphy(word.lower(), pos)
+    if not forms:
+        return None
+    if len(forms) > 1 and forms[0] == word.lower():
+        counts = {f: sum(lem.count() for s in wordnet.synsets(f, pos) for lem in s.lemmas()
+                         if lem.name().lower() == f) for f in forms}  # fmt: skip
+        best = max(forms[1:], key=lambda f: counts[f])
+        if counts[best] > 2 * counts[forms[0]] + 2:
+            return best
+    return forms[0]
 
 
 @lru_cache(maxsize=100_000)
