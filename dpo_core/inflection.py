@@ -90,7 +90,9 @@ def _inflect_word(word: str, pos: Pos, form: Form) -> str:
         return ing[0] if ing else _regular_ing(word)
     if form == "third":
         third = [f for f in forms if f.endswith("s")]
-        return third[0] if third else _regular_s(word)
+        if third:
+            return third[0]
+        return word + "es" if word.endswith("o") else _regular_s(word)  # "go" -> "goes"
     past = [f for f in forms if not f.endswith(("ing", "s"))]
     return past[0] if past else _regular_past(word)
 

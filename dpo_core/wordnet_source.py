@@ -244,7 +244,8 @@ def _family(synset: Synset) -> tuple[set[Synset], set[Synset]]:
     return ancestors, descendants
 
 
-def _co_hyponyms(synset: Synset, levels: int = 3, budget: int = 2500) -> list[tuple[Lemma, float]]:
+@lru_cache(maxsize=20_000)
+def _co_hyponyms(synset: Synset, levels: int = 3, budget: int = 1500) -> list[tuple[Lemma, float]]:
     """Things of the same kind: up ``h`` hypernym levels, down again; penalty grows with ``h``."""
     ancestors, descendants = _family(synset)
     excluded = ancestors | descendants | {synset}
@@ -295,6 +296,7 @@ def _adverb_from(adjective: str) -> Lemma | None:
 Raw = list[tuple[Lemma, int, float]]  # (candidate lemma, tier, score bonus) before ranking
 
 
+@lru_cache(maxsize=20_000)
 def _raw_contrasts(synset: Synset, lemma: str, pos: Pos) -> Raw:
     """Contrasts of one sense, before filtering and ranking."""
     out: Raw = [(n, 0, 0.0) for n in _antonym_lemmas(synset, lemma)]
@@ -423,6 +425,15 @@ def antonyms(lemma: str, pos: Pos, settings: WordNetSettings | None = None) -> l
         if tier <= 1
     ]
     return _rank(raw, word, (), settings)
+
+
+def warm_up() -> None:
+    """Load WordNet and the tables built from it (counts, exception lists) ahead of use."""
+    from .inflection import inflect as _inflect
+
+    load_wordnet()
+    _semcor_counts()
+    _inflect("stand", "v", "ing")
 
 
 def _context(analysis: PromptAnalysis, skip: Word) -> list[str]:
