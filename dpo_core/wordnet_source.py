@@ -392,12 +392,12 @@ def _gather(
     domains = [
         d for w in context for p in ("n", "v") if (d := _usual_lexname(w, p)) is not None
     ]
-    senses = rank_senses(word.lemma, word.pos, context, domains)[: settings.max_senses]
-    for index, (synset, weight) in enumerate(senses):
-        if index and weight < 0.5:
-            if relation is _raw_contrasts:  # still: its direct antonyms ("day" -> "night")
-                raw.extend((a, 2, 0.0, weight) for a in _antonym_lemmas(synset, word.lemma))
-            continue  # otherwise a clearly worse sense adds noise ("cat" the guy -> "man")
+    senses = rank_senses(word.lemma, word.pos, context, domains)
+    for index, (synset, weight) in enumerate(senses[:5]):
+        if index and relation is _raw_contrasts:  # other senses' direct antonyms: "day" -> "night"
+            raw.extend((a, 2, 0.0, weight) for a in _antonym_lemmas(synset, word.lemma))
+        if index >= settings.max_senses or (index and weight < 0.5):
+            continue  # a clearly worse sense adds noise ("cat" the guy -> "man")
         for name, tier, bonus in relation(synset, word.lemma, word.pos):
             # a close second sense: its candidates come after all of the best sense's
             raw.append((name, tier + 4 * index, bonus, weight))
@@ -415,15 +415,10 @@ def synonyms(word: Word, context: Sequence[str], settings: WordNetSettings) -> l
 
 
 def antonyms(lemma: str, pos: Pos, settings: WordNetSettings | None = None) -> list[str]:
-    """Direct and indirect antonyms of a lemma (all senses, no context), best first."""
+    """Direct and indirect antonyms of a lemma (no context), best first."""
     settings = settings or WordNetSettings()
     word = Word(lemma, 0, len(lemma), lemma, pos, "base", True, True)
-    raw = [
-        (name, tier, bonus, weight)
-        for synset, weight in rank_senses(lemma, pos, ())[: settings.max_senses]
-        for name, tier, bonus in _raw_contrasts(synset, lemma, pos)
-        if tier <= 1
-    ]
+    raw = [r for r in _gather(word, (), settings, _raw_contrasts) if r[1] <= 2]
     return _rank(raw, word, (), settings)
 
 
