@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .config import SearchConfig
 from .evolution import evolve
@@ -91,8 +91,9 @@ def epo_search(run: SearchRun) -> None:
 
 
 def hybrid_search(run: SearchRun) -> None:
-    """GPO, then EPO whose first population is sampled from the learned distribution."""
-    logits = gradient_phase(run)
+    """GPO, then EPO whose first population is sampled from the learned distribution (a
+    distribution given to ``optimize`` is used as it is, without a new gradient phase)."""
+    logits = run.logits if run.logits is not None else gradient_phase(run)
     evolve(run, distribution_sampler(run.space, logits))
 
 
@@ -111,19 +112,31 @@ def optimize(
     config: SearchConfig,
     *,
     callback: Callback | None = None,
+    logits: Sequence[Sequence[float]] | None = None,
 ) -> RunRecord:
     """Search ``space`` with ``config.method``; returns the record of every evaluation.
 
     ``callback(progress)`` is called after every gradient iteration and every evaluated batch
     (see ``dpo_core.run.Callback``); returning False or raising ``StopSearch`` ends the run early
     and the returned record still holds everything evaluated so far. The held-out comparison is
-    skipped when the run was stopped.
+    skipped when the run was stopped. ``logits`` (one row per slot, e.g. a previous GPO run's)
+    make ``hybrid`` start its evolution from that distribution instead of learning one.
     """
     if config.method not in METHODS:
         raise ValueError(f"expected a method in {sorted(METHODS)}, got {config.method!r}")
     if not space.slots:
         raise ValueError("expected a search space with at least one slot, got none")
     run = SearchRun(backend, scorer, space, config, callback)
+    if logits is not None:
+        if config.method != "hybrid":
+            raise ValueError(
+                f"a learned distribution is used by method 'hybrid', got {config.method!r}"
+            )
+        if tuple(len(row) for row in logits) != space.sizes:
+            raise ValueError(
+                f"expected logits with slot sizes {space.sizes}, got {tuple(len(r) for r in logits)}"
+            )
+        run.logits = tuple(tuple(float(v) for v in row) for row in logits)
     start = time.perf_counter()
     try:
         METHODS[config.method](run)

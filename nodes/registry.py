@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
-NODE_MODULES: tuple[str, ...] = ()  # node modules, each exposing NODES: list[type[io.ComfyNode]]
+# Node modules of this package, each exposing NODES: list[type[io.ComfyNode]].
+NODE_MODULES: tuple[str, ...] = (
+    "evaluator_loader",
+    "optimizer_nodes",
+)
 
 
 def all_nodes() -> list[type[io.ComfyNode]]:

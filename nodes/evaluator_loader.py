@@ -1,0 +1,106 @@
+"""DPO Evaluator Loader: the judge of image-prompt agreement, from a local weights file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import folder_paths
+from comfy_api.latest import io
+
+from dpo_core.scorers import SCORERS, OpenClipScorer, load_scorer
+
+from .io_types import CATEGORY, EvaluatorIO
+
+FOLDER = "dpo_evaluators"  # models/dpo_evaluators/
+EXTENSIONS = {".safetensors", ".pt", ".pth", ".bin"}
+EMBEDDED = "embedded config"  # open_clip config stored in the safetensors metadata
+CONFIG_KEY = "open_clip_config"
+
+
+def register_folder() -> None:
+    """models/dpo_evaluators/, plus any path configured for it in extra_model_paths.yaml."""
+    if FOLDER not in folder_paths.folder_names_and_paths:
+        folder_paths.folder_names_and_paths[FOLDER] = (
+            [os.path.join(folder_paths.models_dir, FOLDER)],
+            EXTENSIONS,
+        )
+
+
+register_folder()
+
+
+def embedded_config(path: str | Path) -> dict | None:
+    """The open_clip model config stored in a safetensors file's metadata, if any."""
+    if not str(path).endswith(".safetensors"):
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        raw = (f.metadata() or {}).get(CONFIG_KEY)
+    return json.loads(raw) if raw else None
+
+
+def load_evaluator(kind: str, path: str | Path) -> OpenClipScorer:
+    if kind == EMBEDDED:
+        config = embedded_config(path)
+        if config is None:
+            raise ValueError(
+                f"{Path(path).name} has no embedded open_clip config; pick its kind "
+                f"({', '.join(SCORERS)}) in the evaluator loader"
+            )
+        return OpenClipScorer.from_checkpoint(
+            "custom", path, model_config=config, name=Path(path).stem
+        )
+    return load_scorer(kind, path)
+
+
+class EvaluatorLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        files = folder_paths.get_filename_list(FOLDER)
+        return io.Schema(
+            node_id="DPOEvaluatorLoader",
+            display_name="DPO Evaluator Loader",
+            category=CATEGORY,
+            description=(
+                "Loads the model that judges how well an image matches the prompt: a CLIP "
+                "(open_clip weights; the paper's metric is ViT-B/32) or HPSv2. Files go in "
+                f"models/{FOLDER}/."
+            ),
+            inputs=[
+                io.Combo.Input(
+                    "kind", options=[*SCORERS, EMBEDDED], default="clip-vit-b-32",
+                    tooltip="Architecture of the weights file: "
+                    + "; ".join(f"{k} = {v.description}" for k, v in SCORERS.items())
+                    + f"; {EMBEDDED} = an open_clip model whose config is stored in the file.",
+                ),
+                io.Combo.Input(
+                    "weights", options=files,
+                    tooltip=f"A weights file in models/{FOLDER}/ (e.g. open_clip's "
+                    "ViT-B-32-quickgelu openai weights, or HPS_v2_compressed.pt).",
+                ),
+            ],
+            outputs=[EvaluatorIO.Output("evaluator", tooltip="Connect to the DPO optimizer nodes.")],
+        )  # fmt: skip
+
+    @classmethod
+    def validate_inputs(cls, kind, weights):
+        if not folder_paths.get_filename_list(FOLDER):
+            folders = ", ".join(folder_paths.get_folder_paths(FOLDER))
+            return (
+                f"no evaluator weights found: put a CLIP or HPSv2 weights file "
+                f"(.safetensors/.pt) in {folders} and refresh"
+            )
+        return True
+
+    @classmethod
+    def execute(cls, kind, weights) -> io.NodeOutput:
+        path = folder_paths.get_full_path(FOLDER, weights)
+        if path is None:
+            raise ValueError(f"evaluator weights {weights!r} not found in models/{FOLDER}/")
+        return io.NodeOutput(load_evaluator(kind, path))
+
+
+NODES = [EvaluatorLoader]

@@ -1,0 +1,117 @@
+"""The optimizer nodes in-process on ComfyUI's own tiny models: outputs, records, refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dpo_core.record import RunRecord
+from dpo_core.space import SearchSpace, Slot
+
+SAMPLING = dict(
+    seed=3, steps=6, cfg=5.0, sampler_name="euler", scheduler="normal", width=32, height=32,
+    search_seeds=1,
+)  # fmt: skip
+
+
+@pytest.fixture()
+def output_dir(comfy, tmp_path):
+    import folder_paths
+
+    before = folder_paths.get_output_directory()
+    folder_paths.set_output_directory(str(tmp_path))
+    yield tmp_path
+    folder_paths.set_output_directory(before)
+
+
+def _space() -> SearchSpace:
+    return SearchSpace(
+        prompt="a red cat on a mat",
+        mode="negative",
+        slots=(Slot("red", ("", "green", "blue")), Slot("cat", ("", "dog", "horse"))),
+    )
+
+
+def _nodes():
+    from dpo_diff.nodes.optimizer_nodes import EvolutionarySearch, ShortcutGradientOptimizer
+
+    return ShortcutGradientOptimizer, EvolutionarySearch
+
+
+def test_gradient_then_evolution_nodes(tiny_sd1, tiny_evaluator, output_dir):
+    gradient_node, evolution_node = _nodes()
+    model, clip, vae = tiny_sd1
+    space = _space()
+    learned = gradient_node.execute(
+        model, clip, vae, tiny_evaluator, space, **SAMPLING, iterations=4, grad_steps=1,
+        step_start=0.3, step_end=0.5, learning_rate=0.1, temperature=1.0,
+    )  # fmt: skip
+    distribution, curve = learned.result
+    assert isinstance(distribution, RunRecord) and distribution.space == space
+    assert len(distribution.loss_curve) == 4 and distribution.logits is not None
+    assert distribution.logits != ((1.0, 0.0, 0.0), (1.0, 0.0, 0.0))  # the logits moved
+    assert curve.shape == (1, 256, 512, 3)
+    assert list((output_dir / "dpo_diff").glob("gradient_*.json"))
+
+    out = evolution_node.execute(
+        model, clip, vae, tiny_evaluator, space, **SAMPLING, generations=2, population=4,
+        holdout_seeds=2, batch_size=4, distribution=distribution,
+    )  # fmt: skip
+    conditioning, prompt, comparison, report = out.result
+    record = RunRecord.load(sorted((output_dir / "dpo_diff").glob("search_*.json"))[-1])
+    assert record.method == "hybrid" and len(record.candidates) == 8
+    assert prompt == record.best.text
+    assert conditioning[0][0].shape == (1, 77, 64)
+    reference = clip.encode_from_tokens_scheduled(clip.tokenize(prompt))
+    assert torch.equal(conditioning[0][0], reference[0][0])
+    assert comparison.shape == (1, 64, 64, 3)  # 2 rows (original, best) x 2 held-out seeds
+    assert "held-out seeds" in report and record.holdout is not None
+
+
+def test_identical_inputs_give_identical_outputs(tiny_sd1, tiny_evaluator, output_dir):
+    _, evolution_node = _nodes()
+    model, clip, vae = tiny_sd1
+    kwargs = dict(generations=1, population=4, holdout_seeds=0, batch_size=4)
+    first = evolution_node.execute(model, clip, vae, tiny_evaluator, _space(), **SAMPLING, **kwargs)
+    second = evolution_node.execute(
+        model, clip, vae, tiny_evaluator, _space(), **SAMPLING, **kwargs
+    )
+    assert first.result[1] == second.result[1]
+    assert torch.equal(first.result[2], second.result[2])
+    records = sorted((output_dir / "dpo_diff").glob("search_*.json"))
+    a, b = (RunRecord.load(p) for p in records[-2:])
+    assert a.candidates == b.candidates
+
+
+def test_refusals_name_the_problem(tiny_sd1, tiny_evaluator, output_dir):
+    import comfy.model_patcher
+    import comfy.supported_models
+
+    from dpo_diff.nodes.sd1_builders import SD15_UNET_CONFIG
+
+    gradient_node, evolution_node = _nodes()
+    model, clip, vae = tiny_sd1
+    grad_args = dict(
+        iterations=1, grad_steps=1, step_start=0.3, step_end=0.5, learning_rate=0.1, temperature=1.0
+    )
+
+    with pytest.raises(ValueError, match="cfg is 1.0"):
+        gradient_node.execute(
+            model, clip, vae, tiny_evaluator, _space(), **{**SAMPLING, "cfg": 1.0}, **grad_args
+        )
+
+    empty = SearchSpace(prompt="a cat", mode="negative", slots=(Slot("cat", ("",)),))
+    with pytest.raises(ValueError, match="no candidate words"):
+        evolution_node.execute(model, clip, vae, tiny_evaluator, empty, **SAMPLING, generations=1,
+                               population=2, holdout_seeds=0, batch_size=2)  # fmt: skip
+
+    # an SD2.x model (another text encoder, other latent statistics) is refused by name
+    unet = {**SD15_UNET_CONFIG, "model_channels": 32, "num_res_blocks": [1], "channel_mult": [1],
+            "transformer_depth": [1], "transformer_depth_output": [1, 1], "context_dim": 64,
+            "num_heads": 2, "use_linear_in_transformer": True}  # fmt: skip
+    sd2 = comfy.supported_models.SD20(unet)
+    sd2_model = comfy.model_patcher.ModelPatcher(sd2.get_model({}), "cpu", "cpu")
+    with pytest.raises(ValueError, match="MODEL input is SD20"):
+        gradient_node.execute(
+            sd2_model, clip, vae, tiny_evaluator, _space(), **SAMPLING, **grad_args
+        )
