@@ -7,5 +7,6 @@ from comfy_api.latest import io
 CATEGORY = "DPO-Diff"
 
 SearchSpaceIO = io.Custom("DPO_SEARCH_SPACE")  # dpo_core.space.SearchSpace
-EvaluatorIO = io.Custom("DPO_EVALUATOR")  # a dpo_core ImageTextScorer (CLIP, HPSv2, tiny-world judge)
+# a dpo_core ImageTextScorer (CLIP, HPSv2, the tiny world's judge)
+EvaluatorIO = io.Custom("DPO_EVALUATOR")
 DistributionIO = io.Custom("DPO_DISTRIBUTION")  # learned logits over a space (GPO output)
