@@ -1,0 +1,140 @@
+"""Train the world's SD1.5-architecture UNet in ComfyUI's own parametrisation.
+
+    python -m tiny_world.train_unet --seed 0      (after train_vae)
+
+The text encoder (SD1's CLIP class, small config, SD1 tokenizer) stays frozen at its seeded
+random weights: its output still carries every token, and the UNet's cross-attention learns
+to read it. Conditioning is made exactly as ComfyUI's CLIPTextEncode makes it, once per
+distinct caption; 10% of the captions are dropped to "" so that classifier-free guidance
+works. Latents are the VAE encoder's means scaled with ComfyUI's SD15 latent format; the loss
+is SD's epsilon MSE computed from ``apply_model``'s denoised output (x = x0 + sigma * eps).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import time
+
+import torch
+
+log = logging.getLogger(__name__)
+
+CAPTION_DROPOUT = 0.1  # share of captions replaced by "" (the unconditional branch of CFG)
+
+
+def encode_captions(clip, captions: list[str]) -> dict[str, torch.Tensor]:
+    """Conditioning ``(77, D)`` of each distinct caption, as CLIPTextEncode computes it."""
+    out = {}
+    with torch.no_grad():
+        for text in sorted(set(captions) | {""}):
+            out[text] = clip.encode_from_tokens(clip.tokenize(text))[0].float()
+    return out
+
+
+def encode_latents(vae, model, images: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """uint8 images ``(N, 3, 64, 64)`` -> scaled latents ``(N, 4, 8, 8)`` (encoder means)."""
+    from .train_vae import encode_moments
+
+    ae = vae.first_stage_model.eval()
+    parts = []
+    with torch.no_grad():
+        for start in range(0, images.shape[0], chunk):
+            mean, _ = encode_moments(ae, images[start : start + chunk].float() / 255.0)
+            parts.append(model.model.process_latent_in(mean))
+    return torch.cat(parts)
+
+
+def main(argv: list[str]) -> None:
+    from .dataset import render_dataset
+    from .models import build_clip, build_model, build_vae, load_weights, save_weights, weight_path
+    from .training import cosine_lr, init_for_training, parser, setup
+
+    p = parser("train the tiny world's UNet", minutes=16.0)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--images", type=int, default=6144, help="training images encoded to latents")
+    p.add_argument("--ema", type=float, default=0.998, help="EMA decay of the saved weights")
+    args = p.parse_args(argv)
+    setup(args.seed, args.threads)
+    start = time.monotonic()
+
+    # frozen text encoder: seeded weights, stored in fp16 and read back, as shipped
+    save_weights(
+        build_clip(seed=args.seed + 1).cond_stage_model.state_dict(), weight_path("text_encoder")
+    )
+    clip = build_clip(load_weights(weight_path("text_encoder")))
+    vae = build_vae(load_weights(weight_path("vae")))
+    model = build_model(seed=args.seed)
+    base = model.model  # comfy.model_base.BaseModel (SD15)
+    unet = base.diffusion_model.float()
+    init_for_training(unet, args.seed)
+    with torch.no_grad():  # start as "predict no noise", as SD's zero-initialised output conv
+        unet.out[-1].weight.zero_()
+        unet.out[-1].bias.zero_()
+
+    data = render_dataset(args.seed, 16384)
+    n = min(args.images, len(data))
+    conds = encode_captions(clip, data.captions[:n])
+    latents = encode_latents(vae, model, data.images[:n])
+    log.info(
+        "%d latents (std %.3f), %d distinct captions, prepared in %.0f s",
+        n,
+        latents.std().item(),
+        len(conds),
+        time.monotonic() - start,
+    )
+
+    sigmas = base.model_sampling.sigmas.float()  # (1000,) ComfyUI's discrete SD schedule
+    ema = copy.deepcopy(unet).requires_grad_(False)
+    unet.train()
+    opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.01)
+    rng = random.Random(args.seed + 3)
+    gen = torch.Generator().manual_seed(args.seed + 3)
+    budget, t0, step, expected = args.minutes * 60.0, time.monotonic(), 0, args.max_steps
+    while step < args.max_steps and time.monotonic() - t0 < budget:
+        if step == 50:
+            expected = min(args.max_steps, int(50 * budget / (time.monotonic() - t0)))
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, expected, args.lr, warmup=200)
+        index = [rng.randrange(n) for _ in range(args.batch)]
+        texts = ["" if rng.random() < CAPTION_DROPOUT else data.captions[i] for i in index]
+        cond = torch.stack([conds[t] for t in texts])  # (B, 77, D)
+        x0 = latents[index]  # (B, 4, 8, 8)
+        sigma = sigmas[torch.randint(0, len(sigmas), (args.batch,), generator=gen)]
+        noise = torch.randn(x0.shape, generator=gen)
+        x = x0 + sigma.view(-1, 1, 1, 1) * noise
+        denoised = base.apply_model(x, sigma, c_crossattn=cond)
+        eps = (x - denoised) / sigma.view(-1, 1, 1, 1)
+        loss = (eps - noise).square().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = min(args.ema, (1 + step) / (10 + step))
+            for e, w in zip(ema.parameters(), unet.parameters()):
+                e.lerp_(w, 1 - decay)
+        if step % 100 == 0:
+            log.info(
+                "step %d  loss %.4f  lr %.2e  (%.0f s)",
+                step,
+                loss.item(),
+                opt.param_groups[0]["lr"],
+                time.monotonic() - t0,
+            )
+        step += 1
+    log.info(
+        "done: %d steps in %.0f s (%.0f s in all)",
+        step,
+        time.monotonic() - t0,
+        time.monotonic() - start,
+    )
+    save_weights(ema.state_dict(), weight_path("unet"))
+
+
+if __name__ == "__main__":
+    from tiny_world.cli import run_in_pack
+
+    run_in_pack("train_unet")
