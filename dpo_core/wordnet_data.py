@@ -159,3 +159,37 @@ def load_wordnet() -> WordNetCorpusReader:
             message = f"{INSTALL_HINT} (reading {directory} failed: {err})"
             raise WordNetNotFoundError(message) from err
         return _reader
+
+
+# --- fast look-ups (no synset is read from the data files) -----------------------------------
+_counts: dict[str, int] | None = None
+
+
+def sense_key_counts() -> dict[str, int]:
+    """SemCor tag count of every sense key (``cntlist.rev``), read once; empty if absent.
+
+    NLTK's ``Lemma.count()`` searches the file on disk at every call; building spaces asks for
+    thousands of counts, so the whole list is held in memory instead (about 30 000 keys).
+    """
+    global _counts
+    if _counts is None:
+        table: dict[str, int] = {}
+        path = Path(str(load_wordnet().root)) / "cntlist.rev"
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                fields = line.split()
+                if len(fields) == 3 and fields[2].isdigit():
+                    table[fields[0].lower()] = int(fields[2])
+        _counts = table
+    return _counts
+
+
+def lemma_count(lemma) -> int:
+    """SemCor count of one sense of a word (same number as ``Lemma.count()``, from memory)."""
+    return sense_key_counts().get(lemma.key().lower(), 0)
+
+
+def sense_total(name: str) -> int:
+    """Number of senses of a lemma name over all parts of speech, from the index in memory."""
+    entry = load_wordnet()._lemma_pos_offset_map.get(name.lower().replace(" ", "_"), {})
+    return sum(len(entry.get(pos, ())) for pos in ("n", "v", "a", "r"))

@@ -41,7 +41,7 @@ from pathlib import Path
 from nltk.corpus.reader.wordnet import Lemma, Synset
 
 from .inflection import inflect
-from .wordnet_data import load_wordnet
+from .wordnet_data import lemma_count, load_wordnet, sense_total
 from .words import Pos, PromptAnalysis, Word, lemma_of
 
 _TOKEN = re.compile(r"[a-z]+")
@@ -90,9 +90,8 @@ def _semcor_counts() -> dict[str, int]:
     return dict(counts)
 
 
-@lru_cache(maxsize=200_000)
 def _senses(name: str) -> int:
-    return len(load_wordnet().synsets(name))
+    return sense_total(name)
 
 
 def familiarity(name: str) -> float:
@@ -161,7 +160,7 @@ def rank_senses(
         if synset.instance_hypernyms():
             continue  # a named individual ("Elizabeth" the queen), not a kind of thing
         item = _lemma_in(synset, lemma)
-        count = item.count() if item is not None else 0
+        count = lemma_count(item) if item is not None else 0
         overlap = len(_signature(synset) & context_set) if context_set else 0
         domain = min(2, sum(1 for d in domains if d == synset.lexname()))
         score = overlap + 0.75 * domain + 0.8 * math.log1p(count) + 1.5 / (1 + rank)
@@ -233,49 +232,64 @@ def _attribute_values(synset: Synset) -> list[tuple[Lemma, float]]:
     return out
 
 
-def _family(synset: Synset) -> tuple[set[Synset], set[Synset]]:
-    """Ancestors and descendants (up to 3 levels down) of a synset: never contrasts of it."""
-    ancestors = set(synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms()))
-    descendants: set[Synset] = set()
-    frontier = [synset]
-    for _ in range(3):
-        frontier = [h for s in frontier for h in s.hyponyms()]
-        descendants.update(frontier)
-    return ancestors, descendants
+def _familiar_name(name: str) -> bool:
+    """A plain lower-case word people use (SemCor count > 0 or several senses): worth keeping."""
+    if not name.islower() or not name.replace("_", "").isalpha():
+        return False
+    return _semcor_counts().get(name, 0) > 0 or sense_total(name) >= 3
 
 
 @lru_cache(maxsize=20_000)
-def _co_hyponyms(synset: Synset, levels: int = 3, budget: int = 1500) -> list[tuple[Lemma, float]]:
-    """Things of the same kind: up ``h`` hypernym levels, down again; penalty grows with ``h``."""
-    ancestors, descendants = _family(synset)
-    excluded = ancestors | descendants | {synset}
+def _co_hyponyms(
+    synset: Synset, levels: int = 3, enough: int = 10, budget: int = 400
+) -> tuple[tuple[Lemma, float], ...]:
+    """Things of the same kind, nearest first: up ``h`` hypernym levels, down ``h`` again.
+
+    Sisters (h = 1) come before cousins (h = 2) and so on; the climb stops at the first level
+    after which ``enough`` familiar words were found, so a close kind ("cat" -> "dog", "lion")
+    is never pushed out by a far one ("cat" -> "man"). At most ``budget`` synsets are read.
+    The word's own sense, its ancestors and (by not walking below it) its descendants are
+    excluded. The penalty grows with the height and with a change of domain (lexicographer
+    file). Cached per sense: the first look-up of a word pays the walk once.
+    """
+    ancestors = set(synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms()))
+    excluded = ancestors | {synset}
     out: list[tuple[Lemma, float]] = []
     seen: set[Synset] = set()
+    familiar: set[str] = set()
     level = [synset]
     visited = 0
     for height in range(1, levels + 1):
         level = [h for s in level for h in s.hypernyms()]
         if synset.pos() == "n":  # stop below the very general nouns (entity, object, ...)
             level = [s for s in level if s.min_depth() >= (2 if height == 1 else 4)]
-        if not level:
+        if not level or visited > budget:
             break
         for top in level:
             frontier = [top]
             general = synset.pos() == "n" and top.min_depth() < 4
-            for depth in range(1, 2 if general else height + 2):
-                frontier = [h for s in frontier for h in s.hyponyms()]
+            for depth in range(1, 2 if general else height + 1):
+                below = [s for s in frontier if s not in excluded or s in ancestors]
+                frontier = [h for s in below if s != synset for h in s.hyponyms()]
                 visited += len(frontier)
                 for node in frontier:
                     if node in excluded or node in seen:
                         continue
                     seen.add(node)
-                    penalty = 2.5 * (height - 1) + 1.0 * abs(depth - height)
+                    penalty = 3.0 * (height - 1) + 1.0 * (height - depth)
                     if node.lexname() != synset.lexname():
                         penalty += 2.5
-                    out.extend((item, -penalty) for item in node.lemmas())
+                    for item in node.lemmas():
+                        out.append((item, -penalty))
+                        if _familiar_name(item.name()):
+                            familiar.add(item.name())
                 if visited > budget:
                     break
-    return out
+            if visited > budget:
+                break
+        if len(familiar) >= enough:
+            break
+    return tuple(out)
 
 
 def _adverb_from(adjective: str) -> Lemma | None:
@@ -364,7 +378,7 @@ def _rank(
             text = name.replace("_", " ")
         if any(_related_spelling(text, other) for other in context if len(other) > 2):
             continue  # naming another word of the prompt would fight the prompt itself
-        common = min(5.0, math.log1p(item.count()) + 0.4 * familiarity(name))
+        common = min(5.0, math.log1p(lemma_count(item)) + 0.4 * familiarity(name))
         score = weight * common + bonus
         key = (tier, -score)
         if text not in best or key < (best[text][0], -best[text][1]):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from .wordnet_data import load_wordnet
+from .wordnet_data import lemma_count, load_wordnet
 
 Pos = Literal["n", "v", "a", "r"]  # WordNet's noun, verb, adjective, adverb
 Form = Literal["base", "plural", "ing", "past", "third"]
@@ -170,7 +170,7 @@ def lemma_of(word: str, pos: Pos) -> str | None:
     if not forms:
         return None
     if len(forms) > 1 and forms[0] == word.lower():
-        counts = {f: sum(lem.count() for s in wordnet.synsets(f, pos) for lem in s.lemmas()
+        counts = {f: sum(lemma_count(lem) for s in wordnet.synsets(f, pos) for lem in s.lemmas()
                          if lem.name().lower() == f) for f in forms}  # fmt: skip
         best = max(forms[1:], key=lambda f: counts[f])
         if counts[best] > 2 * counts[forms[0]] + 2:
@@ -190,7 +190,7 @@ def pos_prior(word: str, pos: Pos) -> float:
     for synset in synsets:
         for lem in synset.lemmas():
             if lem.name().lower() == lemma:
-                count += lem.count()
+                count += lemma_count(lem)
     return math.log1p(count) + 0.1 * math.log1p(len(synsets))
 
 
