@@ -20,6 +20,7 @@ import os
 import shutil
 import threading
 import warnings
+from collections import defaultdict
 from pathlib import Path
 
 from nltk.corpus.reader.wordnet import WordNetCorpusReader
@@ -132,6 +133,16 @@ class _EnglishWordNetReader(WordNetCorpusReader):
 
     def map_wn(self, version: str = "wordnet") -> None:
         return None
+
+    def _synset_from_pos_and_line(self, pos, data_file_line):
+        # NLTK keeps a synset's relations in sets, so hypernyms(), hyponyms(), ... come back in
+        # an order that changes with Python's string hash seed; sorted by (part of speech,
+        # offset) they come back in data-file order, and candidates are the same in every run.
+        synset = super()._synset_from_pos_and_line(pos, data_file_line)
+        pointers = defaultdict(set)  # type: ignore[var-annotated]
+        pointers.update({k: sorted(v) for k, v in synset._pointers.items()})
+        synset._pointers = pointers
+        return synset
 
 
 def _open_reader(directory: Path) -> WordNetCorpusReader:

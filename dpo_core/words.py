@@ -76,6 +76,7 @@ class Word:
     content: bool  # open-class word (noun, verb, adjective, adverb, or an unknown word)
     known: bool  # WordNet has the lemma with this part of speech
     weight: float | None = None  # from (word:1.2) / (word) / [word] syntax; None if unweighted
+    name: bool = False  # a name or technical token (see ``analyze``): never a content word
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,7 @@ class _Context:
     prev_plural: bool
     next: str  # next word, lower case ("" at the end)
     boundary_after: bool  # punctuation or the end of the prompt follows the word
+    modifier_before: bool = False  # a singular noun or a possessive is right before the word
 
 
 def _choose_pos(lower: str, ctx: _Context) -> Pos | None:
@@ -241,6 +243,8 @@ def _choose_pos(lower: str, ctx: _Context) -> Pos | None:
                 score += 3 if ing or lower.endswith("ed") else -3
             if ctx.prev == "to":
                 score += 2
+            if ctx.modifier_before and not inflected:
+                score -= 5  # noun compound: "bathroom sink", "stop sign", "doctor's mask"
             if ing:
                 score += 2.5
             if ctx.prev_pos == "n" or ctx.prev in _SUBJECT_PRONOUNS:
@@ -268,8 +272,95 @@ def _is_function(lower: str) -> bool:
     return lower in FUNCTION_WORDS or len(lower) < 2 or "'" in lower or "\u2019" in lower
 
 
+_BOUNDARY = re.compile(r"[,.;:!?()\[\]|]")
+_VOWEL = re.compile(r"[aeiouy]", re.IGNORECASE)
+
+
+@lru_cache(maxsize=100_000)
+def known_word(word: str) -> bool:
+    """WordNet has the word (any form, any part of speech)."""
+    return any(lemma_of(word, pos) is not None for pos in CONTENT_POS)
+
+
+@lru_cache(maxsize=50_000)
+def proper_noun_only(word: str) -> bool:
+    """WordNet knows the word only as the name of an individual ("Elizabeth", "Arthur").
+
+    Every entry spelled like it is capitalised and names an instance (a person, a place), so
+    "French" and "American" (a language, a people) are not names by this rule.
+    """
+    wordnet = load_wordnet()
+    lower = word.lower()
+    spellings = {lower} | {lemma_of(lower, pos) for pos in CONTENT_POS} - {None}
+    entries = [
+        (synset, item)
+        for pos in CONTENT_POS
+        for synset in wordnet.synsets(lower, pos)
+        for item in synset.lemmas()
+        if item.name().lower() in spellings
+    ]
+    return bool(entries) and all(
+        item.name()[:1].isupper() and synset.instance_hypernyms() for synset, item in entries
+    )
+
+
+def _names(prompt: str, matches: list[re.Match], lowers: list[str]) -> list[bool]:
+    """Which words are names or technical tokens rather than words to rewrite.
+
+    A word is a name if it touches a digit ("8k", "35mm"); if WordNet does not know it and it
+    is capitalised or has no vowel ("UHD", "Rutkowski", "hdr"); if WordNet knows it only as an
+    individual ("Elizabeth"); if it is an unknown word next to a name ("arthur fonzareli"); or
+    if it is part of a credit: the words right after "by" (no determiner) up to the next
+    punctuation, when one of them is a name or unknown ("by justin gerard and tony sart").
+    """
+    n = len(matches)
+    names = [False] * n
+    unknown = [False] * n
+    for i, (match, lower) in enumerate(zip(matches, lowers, strict=True)):
+        if _is_function(lower):
+            continue
+        start, end = match.span()
+        if (start > 0 and prompt[start - 1].isdigit()) or prompt[end : end + 1].isdigit():
+            names[i] = True
+            continue
+        unknown[i] = not known_word(lower)
+        text = match.group(0)
+        if unknown[i] and (text != lower or not _VOWEL.search(lower)):
+            names[i] = True
+        elif not unknown[i] and proper_noun_only(lower):
+            names[i] = True
+
+    def joined(i: int, j: int) -> bool:  # no punctuation between words i < j
+        return not _BOUNDARY.search(prompt[matches[i].end() : matches[j].start()])
+
+    changed = True
+    while changed:  # unknown words next to a name belong to it
+        changed = False
+        for i in range(n):
+            if names[i] or not unknown[i]:
+                continue
+            if (i > 0 and names[i - 1] and joined(i - 1, i)) or (
+                i + 1 < n and names[i + 1] and joined(i, i + 1)
+            ):
+                names[i] = changed = True
+    for i in range(n - 1):
+        if lowers[i] != "by" or _is_function(lowers[i + 1]):
+            continue
+        run = [i + 1]
+        while run[-1] + 1 < n and joined(run[-1], run[-1] + 1):
+            run.append(run[-1] + 1)
+        if any(names[j] or unknown[j] for j in run):
+            for j in run:
+                names[j] = not _is_function(lowers[j])
+    return names
+
+
 def analyze(prompt: str) -> PromptAnalysis:
-    """Tokens, part of speech, lemma, inflection and weight of every word of a prompt."""
+    """Tokens, part of speech, lemma, inflection and weight of every word of a prompt.
+
+    Content words are the open-class words (nouns, verbs, adjectives, adverbs, and unknown
+    words) that are not names or technical tokens (see ``_names``).
+    """
     skipped = _skipped_spans(prompt)
     groups = _weights(prompt)
     matches = [
@@ -278,20 +369,33 @@ def analyze(prompt: str) -> PromptAnalysis:
         if not any(a <= m.start() < b for a, b in skipped)
     ]
     lowers = [m.group(0).lower() for m in matches]
+    names = _names(prompt, matches, lowers)
     tags: list[Pos | None] = []
     for i, lower in enumerate(lowers):
-        if _is_function(lower):
+        if _is_function(lower) or names[i]:
             tags.append(None)
             continue
         end = matches[i].end()
         following = prompt[end : matches[i + 1].start()] if i + 1 < len(matches) else ""
+        between = prompt[matches[i - 1].end() : matches[i].start()] if i > 0 else ""
         prev_pos = tags[-1] if tags else None
+        prev_plural = i > 0 and prev_pos == "n" and lemma_of(lowers[i - 1], "n") != lowers[i - 1]
+        attached = i > 0 and not _BOUNDARY.search(between)
+        possessive = attached and (
+            lowers[i - 1].endswith(("'s", "\u2019s")) or between.startswith(("'", "\u2019"))
+        )
+        modifier = attached and (
+            (prev_pos == "n" and not prev_plural)
+            or possessive
+            or (prev_plural and i > 1 and lowers[i - 2] in ("a", "an"))  # "a doctors coat"
+        )
         ctx = _Context(
             prev=lowers[i - 1] if i > 0 else "",
             prev_pos=prev_pos,
-            prev_plural=i > 0 and prev_pos == "n" and lemma_of(lowers[i - 1], "n") != lowers[i - 1],
+            prev_plural=prev_plural,
             next=lowers[i + 1] if i + 1 < len(lowers) else "",
-            boundary_after=i + 1 == len(matches) or bool(re.search(r"[,.;:!?()\[\]]", following)),
+            boundary_after=i + 1 == len(matches) or bool(_BOUNDARY.search(following)),
+            modifier_before=modifier,
         )
         tags.append(_choose_pos(lower, ctx))
     # second pass: a word that can be an adjective, right before a noun or coordinated with an
@@ -308,7 +412,7 @@ def analyze(prompt: str) -> PromptAnalysis:
         if before_noun or coordinated:
             tags[i] = "a"
     words = []
-    for match, lower, pos in zip(matches, lowers, tags, strict=True):
+    for match, lower, pos, name in zip(matches, lowers, tags, names, strict=True):
         function = _is_function(lower)
         lemma = (lemma_of(lower, pos) if pos else None) or lower
         words.append(
@@ -319,9 +423,10 @@ def analyze(prompt: str) -> PromptAnalysis:
                 lemma=lemma,
                 pos=pos,
                 form=_form(lower, lemma, pos),
-                content=not function,
+                content=not function and not name,
                 known=pos is not None,
                 weight=_weight_at(match.start(), groups),
+                name=name,
             )
         )
     return PromptAnalysis(prompt=prompt, words=tuple(words))
