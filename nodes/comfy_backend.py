@@ -113,6 +113,31 @@ def gradient_mode() -> Iterator[None]:
         yield
 
 
+def clip_token_ids(clip, text: str) -> list[int]:
+    """BPE ids of ``text`` from a ``comfy.sd.CLIP``'s tokenizer, without start/end/padding
+    (prompt weights are parsed by ComfyUI and dropped here)."""
+    special = clip.cond_stage_model.clip_l.special_tokens
+    start, end, pad = special["start"], special["end"], special["pad"]
+    ids: list[int] = []
+    for chunk in clip.tokenize(text)["l"]:
+        for token, _weight in chunk:
+            if not isinstance(token, int):
+                raise ValueError(
+                    "prompts with embeddings (textual inversion) are not supported in a search "
+                    "space; write the words instead"
+                )
+            if token == start:
+                continue
+            if token in (end, pad):
+                break
+            ids.append(token)
+    return ids
+
+
+def count_clip_tokens(clip, text: str) -> int:
+    return len(clip_token_ids(clip, text))
+
+
 def _as_conditioning(context: torch.Tensor) -> list:
     return [[context, {}]]
 
@@ -149,20 +174,7 @@ class ComfyBackend:
     # --- text side -------------------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
         """BPE ids of ``text`` as ComfyUI's tokenizer makes them, without start/end/padding."""
-        ids: list[int] = []
-        for chunk in self.clip.tokenize(text)["l"]:
-            for token, _weight in chunk:
-                if not isinstance(token, int):
-                    raise ValueError(
-                        "prompts with embeddings (textual inversion) are not supported in a "
-                        "search space; write the words instead"
-                    )
-                if token == self.bos_id:
-                    continue
-                if token in (self.eos_id, self.pad_id):
-                    break
-                ids.append(token)
-        return ids
+        return clip_token_ids(self.clip, text)
 
     def token_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
         return self._token_table.to(ids.device)[ids]

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import folder_paths
+import torch
 from comfy_api.latest import io
 
 from dpo_core.scorers import SCORERS, OpenClipScorer, load_scorer
@@ -100,7 +101,9 @@ class EvaluatorLoader(io.ComfyNode):
         path = folder_paths.get_full_path(FOLDER, weights)
         if path is None:
             raise ValueError(f"evaluator weights {weights!r} not found in models/{FOLDER}/")
-        return io.NodeOutput(load_evaluator(kind, path))
+        # Built outside inference mode: the optimizers backpropagate through the evaluator.
+        with torch.inference_mode(False):
+            return io.NodeOutput(load_evaluator(kind, path))
 
 
 NODES = [EvaluatorLoader]

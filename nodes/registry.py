@@ -6,6 +6,7 @@ from comfy_api.latest import ComfyExtension, io
 
 # Node modules of this package, each exposing NODES: list[type[io.ComfyNode]].
 NODE_MODULES: tuple[str, ...] = (
+    "space_builder_node",
     "evaluator_loader",
     "optimizer_nodes",
 )

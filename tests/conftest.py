@@ -80,11 +80,14 @@ def sd15_checkpoint(comfy) -> Path:
 
 
 @pytest.fixture(scope="session")
-def comfy_server(sd15_checkpoint):
-    """A headless ComfyUI on 127.0.0.1 with this pack in custom_nodes and the checkpoint."""
+def comfy_server(sd15_checkpoint, tiny_evaluator_file):
+    """A headless ComfyUI on 127.0.0.1 with this pack in custom_nodes, the checkpoint in
+    models/checkpoints and a tiny evaluator in models/dpo_evaluators."""
     from headless_comfy import HeadlessComfy
 
-    server = HeadlessComfy(checkpoints=[sd15_checkpoint])
+    server = HeadlessComfy(
+        checkpoints=[sd15_checkpoint], extra_models={"dpo_evaluators": [tiny_evaluator_file]}
+    )
     server.start()
     yield server
     server.stop()
