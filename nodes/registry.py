@@ -9,6 +9,7 @@ NODE_MODULES: tuple[str, ...] = (
     "space_builder_node",
     "evaluator_loader",
     "optimizer_nodes",
+    "tiny_world_loader",
 )
 
 

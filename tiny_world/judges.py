@@ -16,7 +16,7 @@ class AttributeClassifier(nn.Module):
     """A small CNN on 64x64 images with one head per attribute of ``world.ATTRIBUTES``
     (the ``layout`` head covers both position and count: left/right/top/bottom/pair)."""
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 16) -> None:
         super().__init__()
         w = width
 
@@ -34,9 +34,9 @@ class AttributeClassifier(nn.Module):
         self.features = nn.Sequential(
             block(3, w), block(w, 2 * w), block(2 * w, 4 * w), block(4 * w, 4 * w)
         )
-        self.trunk = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 16, 256), nn.SiLU())
+        self.trunk = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 16, 128), nn.SiLU())
         self.heads = nn.ModuleDict(
-            {name: nn.Linear(256, len(values)) for name, values in world.ATTRIBUTE_VALUES.items()}
+            {name: nn.Linear(128, len(values)) for name, values in world.ATTRIBUTE_VALUES.items()}
         )
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:

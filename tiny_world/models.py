@@ -21,16 +21,17 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
-# UNet: two levels on the 8x8 latents of a 64x64 image; context_dim == text hidden size.
+# UNet: two levels (8x8 and 4x4) on the latents of a 64x64 image, width 32 (the least that
+# ComfyUI's 32-group norms allow) so that it trains on a shared CPU; context_dim == text width.
 UNET_OVERRIDES: dict[str, Any] = {
-    "model_channels": 64,
+    "model_channels": 32,
     "num_res_blocks": [1, 1],
     "channel_mult": [1, 2],
     "transformer_depth": [1, 1],
     "transformer_depth_output": [1, 1, 1, 1],
     "transformer_depth_middle": 1,
     "context_dim": 128,
-    "num_heads": 4,
+    "num_heads": 2,
 }
 # Text encoder: CLIP-L's class and tokenizer, width 128 (the 49408-row token table dominates).
 TEXT_OVERRIDES: dict[str, Any] = {
@@ -48,11 +49,13 @@ VAE_OVERRIDES: dict[str, Any] = {
     "num_res_blocks": 1,
     "resolution": 64,
 }
-# Evaluator: an open_clip CLIP config (open_clip's own tokenizer, 77-token context).
+# Evaluator: an open_clip CLIP config with open_clip's own tokenizer. Small enough to train
+# on a shared CPU in minutes; a 32-token context holds every caption of the world (open_clip's
+# tokenizer truncates longer texts).
 EVALUATOR_CONFIG: dict[str, Any] = {
     "embed_dim": 64,
-    "vision_cfg": {"image_size": 64, "patch_size": 8, "width": 128, "layers": 4, "head_width": 64},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 128, "heads": 2, "layers": 4},
+    "vision_cfg": {"image_size": 64, "patch_size": 8, "width": 64, "layers": 2, "head_width": 32},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
 
 FILES = {

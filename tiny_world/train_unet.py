@@ -52,7 +52,7 @@ def main(argv: list[str]) -> None:
     from .training import cosine_lr, init_for_training, parser, setup
 
     p = parser("train the tiny world's UNet", minutes=16.0)
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--images", type=int, default=6144, help="training images encoded to latents")
     p.add_argument("--ema", type=float, default=0.998, help="EMA decay of the saved weights")
@@ -61,14 +61,13 @@ def main(argv: list[str]) -> None:
     start = time.monotonic()
 
     # frozen text encoder: seeded weights, stored in fp16 and read back, as shipped
-    save_weights(
-        build_clip(seed=args.seed + 1).cond_stage_model.state_dict(), weight_path("text_encoder")
-    )
+    seeded = build_clip(seed=args.seed + 1).cond_stage_model.clip_l.transformer
+    save_weights(seeded.state_dict(), weight_path("text_encoder"))  # ComfyUI's load_sd layout
     clip = build_clip(load_weights(weight_path("text_encoder")))
     vae = build_vae(load_weights(weight_path("vae")))
     model = build_model(seed=args.seed)
     base = model.model  # comfy.model_base.BaseModel (SD15)
-    unet = base.diffusion_model.float()
+    unet = base.diffusion_model.float().requires_grad_(True)
     init_for_training(unet, args.seed)
     with torch.no_grad():  # start as "predict no noise", as SD's zero-initialised output conv
         unet.out[-1].weight.zero_()

@@ -37,7 +37,7 @@ def rescale_latents(autoencoder, factor: float) -> None:
 
 def main(argv: list[str]) -> None:
     from .dataset import render_dataset
-    from .models import build_vae, save_weights, weight_path
+    from .models import build_vae, load_weights, save_weights, weight_path
     from .training import cosine_lr, init_for_training, parser, setup
 
     p = parser("train the tiny world's VAE", minutes=5.0)
@@ -46,14 +46,19 @@ def main(argv: list[str]) -> None:
         "--crop", type=int, default=32, help="train on random crops (fully convolutional)"
     )
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--resume", action="store_true", help="continue from the saved weights")
     p.add_argument("--kl", type=float, default=1e-6, help="KL weight (SD used 1e-6)")
     args = p.parse_args(argv)
     setup(args.seed, args.threads)
 
     data = render_dataset(args.seed, 16384)
-    vae = build_vae(seed=args.seed)
-    ae = vae.first_stage_model.float().train()
-    init_for_training(ae, args.seed)
+    if args.resume:
+        vae = build_vae(load_weights(weight_path("vae")))
+        ae = vae.first_stage_model.float().train()
+    else:
+        vae = build_vae(seed=args.seed)
+        ae = vae.first_stage_model.float().train()
+        init_for_training(ae, args.seed)
     opt = torch.optim.AdamW(ae.parameters(), lr=args.lr, weight_decay=0.0)
     rng = random.Random(args.seed)
     budget = args.minutes * 60.0
