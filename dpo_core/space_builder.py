@@ -47,7 +47,7 @@ CountTokens = Callable[[str], int]  # text -> number of CLIP BPE tokens (without
 KeepRewrite = Callable[[str, str], bool]  # (original prompt, rewritten prompt) -> keep it?
 TOKEN_BUDGET = 75  # CLIP's 77 positions minus the start and end tokens
 MAX_CANDIDATES_PER_WORD = 20
-BUILDER_VERSION = 1  # bump when the candidates a source gives change, to retire old cache files
+BUILDER_VERSION = 2  # bump when the candidates a source gives change, to retire old cache files
 
 
 @dataclass(frozen=True)

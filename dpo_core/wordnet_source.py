@@ -34,7 +34,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,6 +50,8 @@ _STOP = frozenset("a an the of in on or and to with for by as is be at from that
 # Words that must never be suggested: slurs and dated labels for groups of people.
 _BLOCKED = frozenset("negro nigger negroid colored coloured redskin oriental squaw".split())
 _CLASS_LEXNAMES = ("noun.attribute", "noun.quantity")  # colours, numbers: class co-members
+RARE_SENSE_OTHER = 5  # SemCor tags in other senses that make an untagged sense "rare"
+BROADER_MIN_FAMILIARITY = 1.0  # synonyms mode: broader/narrower words at least this familiar
 
 
 @dataclass(frozen=True)
@@ -360,19 +362,43 @@ def _usual_lexname(lemma: str, pos: Pos) -> str | None:
 
 
 # --- public ----------------------------------------------------------------------------------
+def _rare_sense(item: Lemma) -> bool:
+    """The word is used in a sense it is (almost) never seen in: never tagged in this sense
+    while tagged at least ``RARE_SENSE_OTHER`` times in others ("guy" -> "cat", "sod")."""
+    return lemma_count(item) == 0 and _semcor_counts().get(item.name().lower(), 0) >= (
+        RARE_SENSE_OTHER
+    )
+
+
 def _rank(
     raw: Iterable[tuple[Lemma, int, float, float]],
     word: Word,
     context: Sequence[str],
     settings: WordNetSettings,
+    positive: bool = False,
+    relaxed: bool = False,
 ) -> list[str]:
-    """Filter, rank (tier, then weight * familiarity + bonus), inflect and deduplicate."""
+    """Filter, rank (tier, then weight * familiarity + bonus), inflect and deduplicate.
+
+    ``positive``: synonyms may contain the word ("yellow" -> "yellowish", "laptop" ->
+    "laptop computer"), and a broader or narrower word (tier >= 1) must be familiar
+    (``familiarity >= BROADER_MIN_FAMILIARITY``: "red" -> "chromatic" is dropped).
+    ``relaxed``: the rare-sense rule is off (a last resort when nothing else is found).
+    """
     best: dict[str, tuple[int, float]] = {}
     proper = word.text[:1].isupper() and _is_proper(word.lemma, word.pos)
     for item, tier, bonus, weight in raw:
         name = item.name()
         text = _usable(name.lower() if proper else name, settings)
-        if text is None or _related_spelling(text, word.lemma):
+        if text is None:
+            continue
+        if _related_spelling(text, word.lemma) and (
+            not positive or text.lower() == word.lemma.lower()
+        ):
+            continue
+        if not relaxed and _rare_sense(item):
+            continue
+        if positive and not relaxed and tier % 4 and familiarity(name) < BROADER_MIN_FAMILIARITY:
             continue
         if proper:
             text = name.replace("_", " ")
@@ -425,7 +451,24 @@ def contrasts(word: Word, context: Sequence[str], settings: WordNetSettings) -> 
 
 def synonyms(word: Word, context: Sequence[str], settings: WordNetSettings) -> list[str]:
     """Synonyms (then hypernyms, hyponyms) that can replace the word in the prompt, best first."""
-    return _rank(_gather(word, context, settings, _raw_synonyms), word, context, settings)
+    found = _rank(_gather(word, context, settings, _raw_synonyms), word, context, settings, True)
+    if found or word.pos is None:
+        return found
+    # nothing usable: allow rare and multiword lemmas of the sense and its broader and
+    # narrower words (any familiarity); only if that gives fewer than two, add the sense's
+    # sisters (same hypernym, same domain, familiar words: "laptop" -> "notebook")
+    loose = replace(
+        settings, min_count=0, min_senses_if_unseen=0, multiword_min_count=0, max_length=20
+    )
+    raw = _gather(word, context, loose, _raw_synonyms)
+    found = _rank(raw, word, context, loose, positive=True, relaxed=True)
+    senses = rank_senses(word.lemma, word.pos, context)
+    if len(found) >= 2 or not senses or word.pos not in ("n", "v"):
+        return found
+    best = senses[0][0]
+    raw += [(item, 8, bonus, 1.0) for item, bonus in _co_hyponyms(best, levels=1)
+            if item.synset().lexname() == best.lexname() and _familiar_name(item.name())]  # fmt: skip
+    return _rank(raw, word, context, loose, positive=True, relaxed=True)
 
 
 def antonyms(lemma: str, pos: Pos, settings: WordNetSettings | None = None) -> list[str]:
@@ -456,7 +499,8 @@ def wordnet_candidates(
 
     ``mode`` "negative" gives contrasts, "positive" synonyms; words without candidates are
     left out. A word whose own part of speech gives nothing falls back to its other readings
-    ("parked" the adjective -> "park" the verb) in the same written form.
+    ("parked" the adjective -> "park" the verb) in the same written form, unless it is a
+    capitalised word that WordNet also writes capitalised ("French" is never "to french").
     """
     relation = contrasts if mode == "negative" else synonyms
     out: dict[int, list[str]] = {}
@@ -465,7 +509,8 @@ def wordnet_candidates(
             continue
         context = _context(analysis, word)
         found = relation(word, context, settings)
-        if not found and word.pos in ("a", "v"):  # participles: "parked", "loaded"
+        proper = word.text[:1].isupper() and _is_proper(word.lemma, word.pos)
+        if not found and word.pos in ("a", "v") and not proper:  # participles: "parked"
             for alternative in _other_readings(word):
                 for extra in relation(alternative, context, settings):
                     if extra not in found and len(found) < settings.max_candidates:

@@ -65,7 +65,10 @@ def test_custom_token_counter_is_used():
 
 
 def test_keep_filter_removes_rewrites():
-    result = build_space(PROMPT, "positive", keep=lambda original, rewritten: "cat" in rewritten)
+    # a whole-word test: synonyms may now contain the word ("cat" -> "wildcat")
+    result = build_space(
+        PROMPT, "positive", keep=lambda original, rewritten: "(cat:" in rewritten
+    )
     assert not any(s.word == "cat" for s in result.space.slots)
     assert any("meaning filter" in w for w in result.warnings)
 

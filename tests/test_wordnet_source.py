@@ -61,3 +61,68 @@ def test_no_obscure_candidates():
         found = _candidates(f"a {word} thing" if word != "sitting" else "a cat sitting", word)
         for bad in ("big_cat", "big cat", "adduction", "unemotionality"):
             assert bad not in found
+
+
+def test_proper_adjectives_get_no_verb_readings():
+    for mode in ("negative", "positive"):
+        found = _candidates("a French village", "French", mode)
+        assert not {"crop", "shave", "trim", "cut"} & set(found), found
+
+
+def test_contrasts_stay_close_in_kind():
+    assert "man" not in _candidates("a cat on a sofa", "cat")
+    found = _candidates("young male cat fused with a dragon", "cat")
+    assert "dog" in found[:3], found
+
+
+def test_synonyms_skip_rare_senses_and_vague_broader_words():
+    assert "cat" not in _candidates("a guy at the beach", "guy", "positive")
+    assert "chromatic" not in _candidates("a red car", "red", "positive")
+    assert "yellowish" in _candidates("a yellow sun", "yellow", "positive")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "word", "expected"),
+    [
+        ("an open laptop on a desk", "laptop", {"laptop computer", "portable computer"}),
+        ("a dragon over the hills", "dragon", {"firedrake", "mythical monster"}),
+        ("a brown bear in a forest", "bear", {"bruin", "brown bear", "black bear"}),
+    ],
+)
+def test_synonym_fallback_for_words_without_synonyms(prompt, word, expected):
+    found = _candidates(prompt, word, "positive")
+    assert expected & set(found), found
+
+
+def test_candidates_do_not_depend_on_the_hash_seed():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from dpo_core.wordnet_source import WordNetSettings, wordnet_candidates;"
+        "from dpo_core.words import analyze;"
+        "print(wordnet_candidates(analyze('a plane flying over a tree'), 'negative',"
+        " WordNetSettings()))"
+    )
+    outputs = set()
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+
+
+def test_space_building_is_fast_after_loading():
+    import time
+
+    from dpo_core.wordnet_source import warm_up
+
+    warm_up()
+    analysis = analyze("menacing skeleton with a doctors coat and a scalpel in one hand")
+    start = time.perf_counter()
+    wordnet_candidates(analysis, "negative", SETTINGS)
+    wordnet_candidates(analysis, "positive", SETTINGS)
+    assert time.perf_counter() - start < 2.0

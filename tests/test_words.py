@@ -42,3 +42,34 @@ def test_inflection_rules():
     assert inflect("mouse", "n", "plural") == "mice"
     assert inflect("box", "n", "plural") == "boxes"
     assert inflect("sit down", "v", "ing") == "sitting down"
+
+
+def _content(prompt):
+    return [w.text for w in analyze(prompt).words if w.content]
+
+
+def test_names_and_technical_tokens_are_not_content_words():
+    assert _content("a spooky ghost in a graveyard by justin gerard and tony sart") == [
+        "spooky", "ghost", "graveyard"
+    ]  # fmt: skip
+    assert _content("8k UHD photo of a castle, hdr, 35mm") == ["photo", "castle"]
+    assert "Elizabeth" not in _content("a young queen Elizabeth signing a treaty")
+    assert "fonzareli" not in _content("arthur fonzareli, a great guy")
+    # "by" followed by ordinary words is a preposition, not a credit
+    assert _content("a house by the sea") == ["house", "sea"]
+    assert "hand" in _content("a chair made by hand")
+    # proper adjectives are still content words
+    assert "French" in _content("a French village")
+    names = [w.text for w in analyze("art by sung choi").words if w.name]
+    assert names == ["sung", "choi"]
+
+
+def test_noun_compounds_are_nouns():
+    analysis = analyze("a bathroom sink counter with toothpaste")
+    assert _word(analysis, "sink").pos == "n"
+    assert _word(analyze("A red stop sign sitting in the street."), "sign").pos == "n"
+    assert _word(analyze("a doctor's mask on a table"), "mask").pos == "n"
+    assert _word(analyze("a skeleton with a doctors coat"), "coat").pos == "n"
+    # an inflected verb after a noun stays a verb
+    assert _word(analyze("a cat lays down on a mat"), "lays").pos == "v"
+    assert _word(analyze("two models hoist a flag"), "hoist").pos == "v"
