@@ -32,12 +32,6 @@ TINY_TEXT = {
 }
 TINY_VAE = {"ch": 32, "ch_mult": [1, 2, 2, 2], "num_res_blocks": 1}
 CHECKPOINT_NAME = "dpo_test_sd15.safetensors"
-# A tiny open_clip CLIP, stored with its config so the evaluator loader's "embedded config" reads it.
-TINY_EVALUATOR = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
-}
 
 
 @pytest.fixture(scope="session")
@@ -96,18 +90,9 @@ def comfy_server(sd15_checkpoint, tiny_evaluator_file):
 @pytest.fixture(scope="session")
 def tiny_evaluator_file(comfy, tmp_path_factory) -> Path:
     """A random-weight open_clip evaluator in a safetensors file that carries its own config."""
-    import json
+    from make_tiny_evaluator import make_evaluator
 
-    import open_clip
-    import torch
-    from safetensors.torch import save_file
-
-    torch.manual_seed(0)
-    model = open_clip.CLIP(**TINY_EVALUATOR)
-    path = tmp_path_factory.mktemp("evaluators") / "tiny_clip.safetensors"
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={"open_clip_config": json.dumps(TINY_EVALUATOR)})
-    return path
+    return make_evaluator(tmp_path_factory.mktemp("evaluators") / "tiny_clip.safetensors")
 
 
 @pytest.fixture(scope="session")

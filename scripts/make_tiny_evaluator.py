@@ -1,0 +1,45 @@
+"""Write a small random-weight open_clip CLIP that carries its own config (safetensors metadata
+``open_clip_config``), loadable by the DPO Evaluator Loader's "embedded config" kind.
+
+For tests and for the demo on the generated checkpoint; a real evaluator is a CLIP ViT-B/32.
+
+    python scripts/make_tiny_evaluator.py OUTPUT.safetensors [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+TINY_EVALUATOR = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+def make_evaluator(path: Path, seed: int = 0, config: dict | None = None) -> Path:
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    config = config or TINY_EVALUATOR
+    torch.manual_seed(seed)
+    model = open_clip.CLIP(**config)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), metadata={"open_clip_config": json.dumps(config)})
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    make_evaluator(args.output, args.seed)
+
+
+if __name__ == "__main__":
+    main()
