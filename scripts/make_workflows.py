@@ -100,7 +100,10 @@ def attack_workflow() -> dict:
     return flow
 
 
-FLOWS = {"dpo_enhance_negative_prompt": enhancement_workflow, "dpo_attack_synonyms": attack_workflow}
+FLOWS = {
+    "dpo_enhance_negative_prompt": enhancement_workflow,
+    "dpo_attack_synonyms": attack_workflow,
+}
 
 
 # --- API -> UI conversion --------------------------------------------------------------------
@@ -174,7 +177,9 @@ def to_ui(api: dict, object_info: dict) -> dict:
         info = object_info[api[key]["class_type"]]
         node["outputs"] = [
             {"name": name, "type": kind, "links": outputs.get((key, slot), []), "slot_index": slot}
-            for slot, (name, kind) in enumerate(zip(info["output_name"], info["output"], strict=True))
+            for slot, (name, kind) in enumerate(
+                zip(info["output_name"], info["output"], strict=True)
+            )
         ]
     types = {(n["id"], i): o["type"] for n in nodes for i, o in enumerate(n["outputs"])}
     for link in links:
