@@ -59,8 +59,10 @@ def render_images(
             hi = min(lo + batch_size, len(seeds))
             pos = torch.cat([encode(t) for t in positives[lo:hi]])
             neg = torch.cat([encode(t) for t in negatives[lo:hi]])
-            noise = backend.noise(list(seeds[lo:hi]))
-            latents = backend.sample(noise, pos, neg, 0, steps)
+            batch_seeds = [int(s) for s in seeds[lo:hi]]
+            latents = backend.sample(
+                backend.noise(batch_seeds), pos, neg, 0, steps, seeds=batch_seeds
+            )
             out.append(backend.decode(latents))
     return torch.cat(out)
 

@@ -66,12 +66,14 @@ class DiffusionBackend(Protocol):
         start_step: int,
         end_step: int,
         latent: torch.Tensor | None = None,
+        seeds: Sequence[int] | None = None,
     ) -> torch.Tensor:
         """Run the sampler without gradient from ``start_step`` to ``end_step``.
 
         ``start_step == 0`` starts from pure noise; otherwise from ``latent``, which is at
         ``sigmas[start_step]``. Returns the latent at ``sigmas[end_step]`` (at ``end_step ==
-        steps`` that is the clean latent).
+        steps`` that is the clean latent). ``seeds`` (one per image, those of ``noise``) seed
+        samplers that draw fresh noise while sampling; deterministic samplers ignore them.
         """
         ...
 

@@ -113,6 +113,11 @@ def gradient_mode() -> Iterator[None]:
         yield
 
 
+def _check_interrupt(*_args) -> None:
+    """Sampler step callback: Cancel in the UI takes effect after the current model call."""
+    comfy.model_management.throw_exception_if_processing_interrupted()
+
+
 def clip_token_ids(clip, text: str) -> list[int]:
     """BPE ids of ``text`` from a ``comfy.sd.CLIP``'s tokenizer, without start/end/padding
     (prompt weights are parsed by ComfyUI and dropped here)."""
@@ -247,13 +252,14 @@ class ComfyBackend:
             _as_conditioning(positive.detach()), _as_conditioning(negative.detach()), start_latent,
             denoise=1.0, disable_noise=start_step > 0, start_step=start_step, last_step=end_step,
             force_full_denoise=end_step == steps, disable_pbar=True,
-            seed=int(seeds[0]) if seeds else 0,
+            seed=int(seeds[0]) if seeds else 0, callback=_check_interrupt,
         )  # fmt: skip
         return base.process_latent_in(out.to(self.device, torch.float32))
 
     def denoise(
         self, x: torch.Tensor, sigma: float, positive: torch.Tensor, negative: torch.Tensor
     ) -> torch.Tensor:
+        comfy.model_management.throw_exception_if_processing_interrupted()
         base = self.model.model
         n = x.shape[0]
         batch_x = torch.cat([x, x]).to(self.device)

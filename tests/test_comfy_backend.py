@@ -3,8 +3,10 @@ and no trace left on the models other nodes use."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from dpo_core.evaluation import render_images
 from dpo_core.relaxation import encode_relaxed
 from dpo_core.shortcut import images_with_gradient
 from dpo_core.space import SearchSpace, Slot
@@ -39,7 +41,7 @@ def _one_hot(space: SearchSpace, choice) -> list[torch.Tensor]:
     ]
 
 
-def _ksampler_images(tiny_sd1, positive: str, negative: str, seed: int) -> torch.Tensor:
+def _ksampler_images(tiny_sd1, positive: str, negative: str, seed: int, sampler="euler"):
     import nodes as comfy_nodes
 
     model, clip, vae = tiny_sd1
@@ -47,7 +49,7 @@ def _ksampler_images(tiny_sd1, positive: str, negative: str, seed: int) -> torch
     neg = comfy_nodes.CLIPTextEncode().encode(clip, negative)[0]
     latent = comfy_nodes.EmptyLatentImage().generate(32, 32, 1)[0]
     samples = comfy_nodes.common_ksampler(
-        model, seed, STEPS, 5.0, "euler", "normal", pos, neg, latent
+        model, seed, STEPS, 5.0, sampler, "normal", pos, neg, latent
     )[0]
     return comfy_nodes.VAEDecode().decode(vae, samples)[0]  # (B, H, W, 3)
 
@@ -68,17 +70,17 @@ def test_hard_relaxed_encoding_equals_clip_text_encode(tiny_sd1):
             assert diff < 1e-5, f"{text!r} (clip_layer {clip_layer}): max abs diff {diff}"
 
 
-def test_backend_images_equal_ksampler_images(tiny_sd1):
-    backend = _backend(tiny_sd1)
-    prompt, negative, seed = "a red cat", "a green dog", 11
-    with torch.no_grad():
-        pos = backend.encode_text([prompt])
-        neg = backend.encode_text([negative])
-        latents = backend.sample(backend.noise([seed]), pos, neg, 0, STEPS)
-        ours = backend.decode(latents).movedim(1, -1)
-    theirs = _ksampler_images(tiny_sd1, prompt, negative, seed)
-    assert ours.shape == theirs.shape == (1, 32, 32, 3)
-    assert (ours - theirs).abs().max().item() < 1e-4
+@pytest.mark.parametrize("sampler", ["euler", "euler_ancestral", "dpmpp_2m"])
+def test_backend_images_equal_ksampler_images(tiny_sd1, sampler):
+    """What the search scores is what KSampler + VAEDecode make, batched or not, also for a
+    sampler that draws noise while sampling."""
+    backend = _backend(tiny_sd1, sampler_name=sampler)
+    prompt, negatives, seeds = "a red cat", ["a green dog", "blurry"], [11, 12]
+    ours = render_images(backend, [prompt, prompt], negatives, seeds, batch_size=2).movedim(1, -1)
+    for i, (negative, seed) in enumerate(zip(negatives, seeds)):
+        theirs = _ksampler_images(tiny_sd1, prompt, negative, seed, sampler)
+        assert theirs.shape == (1, 32, 32, 3)
+        assert (ours[i : i + 1] - theirs).abs().max().item() < 1e-4, (sampler, seed)
 
 
 def test_batched_sampling_equals_single_runs(tiny_sd1):

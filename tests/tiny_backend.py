@@ -162,6 +162,7 @@ class TinyBackend(torch.nn.Module):
         start_step: int,
         end_step: int,
         latent: torch.Tensor | None = None,
+        seeds: Sequence[int] | None = None,  # deterministic sampler: unused
     ) -> torch.Tensor:
         sigmas = self.sigmas
         x = noise * sigmas[0] if start_step == 0 else latent
