@@ -10,6 +10,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
+from dpo_core.hf_clip import load_hf_clip_scorer
 from dpo_core.scorers import SCORERS, OpenClipScorer, load_scorer
 
 from .io_types import CATEGORY, EvaluatorIO
@@ -17,6 +18,7 @@ from .io_types import CATEGORY, EvaluatorIO
 FOLDER = "dpo_evaluators"  # models/dpo_evaluators/
 EXTENSIONS = {".safetensors", ".pt", ".pth", ".bin"}
 EMBEDDED = "embedded config"  # open_clip config stored in the safetensors metadata
+HF_CLIP = "transformers CLIP"  # a Hugging Face CLIPModel weights file; architecture from shapes
 CONFIG_KEY = "open_clip_config"
 
 
@@ -44,6 +46,8 @@ def embedded_config(path: str | Path) -> dict | None:
 
 
 def load_evaluator(kind: str, path: str | Path) -> OpenClipScorer:
+    if kind == HF_CLIP:
+        return load_hf_clip_scorer(path)
     if kind == EMBEDDED:
         config = embedded_config(path)
         if config is None:
@@ -72,10 +76,12 @@ class EvaluatorLoader(io.ComfyNode):
             ),
             inputs=[
                 io.Combo.Input(
-                    "kind", options=[*SCORERS, EMBEDDED], default="clip-vit-b-32",
+                    "kind", options=[*SCORERS, HF_CLIP, EMBEDDED], default="clip-vit-b-32",
                     tooltip="Architecture of the weights file: "
                     + "; ".join(f"{k} = {v.description}" for k, v in SCORERS.items())
-                    + f"; {EMBEDDED} = an open_clip model whose config is stored in the file.",
+                    + f"; {HF_CLIP} = a Hugging Face CLIPModel file (e.g. openai/clip-vit-base-patch32 "
+                    "model.safetensors); "
+                    + f"{EMBEDDED} = an open_clip model whose config is stored in the file.",
                 ),
                 io.Combo.Input(
                     "weights", options=files,
