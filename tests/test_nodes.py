@@ -114,3 +114,22 @@ def test_refusals_name_the_problem(tiny_sd1, tiny_evaluator, output_dir):
         gradient_node.execute(
             sd2_model, clip, vae, tiny_evaluator, _space(), **SAMPLING, **grad_args
         )
+
+
+def test_evaluator_loader_names_the_folder_when_empty(comfy, tmp_path, tiny_evaluator_file):
+    import folder_paths
+    from dpo_diff.nodes.evaluator_loader import EMBEDDED, FOLDER, EvaluatorLoader
+
+    saved = folder_paths.folder_names_and_paths[FOLDER]
+    try:
+        folder_paths.folder_names_and_paths[FOLDER] = ([str(tmp_path)], saved[1])
+        message = EvaluatorLoader.validate_inputs(EMBEDDED, "missing.safetensors")
+        assert isinstance(message, str) and str(tmp_path) in message and "CLIP" in message
+        (tmp_path / tiny_evaluator_file.name).symlink_to(tiny_evaluator_file)
+        folder_paths.filename_list_cache.pop(FOLDER, None)
+        assert EvaluatorLoader.validate_inputs(EMBEDDED, tiny_evaluator_file.name) is True
+        (evaluator,) = EvaluatorLoader.execute(EMBEDDED, tiny_evaluator_file.name).result
+        assert evaluator.embed_texts(["a cat"]).shape == (1, 32)
+    finally:
+        folder_paths.folder_names_and_paths[FOLDER] = saved
+        folder_paths.filename_list_cache.pop(FOLDER, None)
