@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -85,6 +86,9 @@ class ModelSpec:
     vae: dict
     scorer_arch: str  # open_clip architecture name, or "" for ``scorer_config``
     scorer_config: dict | None = None
+    # Re-draw weight matrices as N(0, 1/fan_in): at the builders' N(0, 0.02) a narrow random
+    # UNet barely reacts to its text, and every negative prompt would score the same.
+    fan_in_init: bool = False
 
 
 MODEL_SPECS: dict[str, ModelSpec] = {
@@ -93,7 +97,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     # the full SD1.5 architecture (for a GPU)
     "sd15": ModelSpec("sd15", SD15_FULL_UNET, {}, {}, COST_SCORER_ARCH),
     # the tests' tiny world
-    "tiny": ModelSpec("tiny", TINY_UNET, TINY_TEXT, TINY_VAE, "", TINY_EVALUATOR),
+    "tiny": ModelSpec("tiny", TINY_UNET, TINY_TEXT, TINY_VAE, "", TINY_EVALUATOR, True),
 }
 
 
@@ -134,6 +138,11 @@ def build_models(spec: ModelSpec, seed: int = 0, dtype: Any = None) -> tuple[Any
     clip = build_sd1_clip(spec.text, state_dict=parts.get("clip"), seed=seed + 1)
     vae = build_sd1_vae(spec.vae, state_dict=parts.get("vae"), seed=seed + 2)
     if not parts:
+        if spec.fan_in_init:
+            for i, module in enumerate(
+                (model.model.diffusion_model, clip.cond_stage_model, vae.first_stage_model)
+            ):
+                fill_fan_in(module, seed + 10 + i)
         _save_weights(spec, seed, model, clip, vae)
     if dtype is not None:
         unet = model.model.diffusion_model
@@ -142,6 +151,18 @@ def build_models(spec: ModelSpec, seed: int = 0, dtype: Any = None) -> tuple[Any
         vae.first_stage_model.to(dtype)
         vae.vae_dtype = dtype
     return model, clip, vae
+
+
+def fill_fan_in(module: Any, seed: int) -> None:
+    """Weight matrices and kernels ~ N(0, 1/fan_in); norms and biases keep their values."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in module.parameters():
+            if param.ndim >= 2:
+                value = torch.randn(param.shape, generator=gen) / math.sqrt(param[0].numel())
+                param.copy_(value.to(param.dtype))
 
 
 WEIGHTS_CACHE = REPO_ROOT / ".cache" / "benchmarks"  # seeded random weights, made once

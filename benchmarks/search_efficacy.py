@@ -1,0 +1,218 @@
+"""Search efficacy at equal budget: the original negative prompt, random search, EPO, GPO +
+sampling and the hybrid, on small random-weight SD1 models through ComfyUI (benchmark 4).
+
+For each of the first ``--num-prompts`` development prompts, a negative-mode search space is
+built from WordNet (``dpo_core.space_builder``), and every method runs ``--repeats`` times, each
+repeat with its own search seeds, held-out seeds and search random state. Every method spends
+the same number of full evaluations (``generations * population``); GPO and the hybrid also
+spend ``--gpo-iterations`` gradient iterations, which are not counted in that budget (as in the
+paper) and are reported in seconds.
+
+Reported: the best candidate's mean loss on the search seeds and on the held-out seeds (mean and
+standard deviation over prompts x repeats, and the mean difference to the original negative
+prompt, negative = better), and best-so-far loss vs. evaluations.
+
+Random weights: the models and the CLIP scorer are untrained, so "loss" is a fixed but
+meaningless function of the negative prompt. The benchmark shows whether each method optimizes
+a black-box objective through the real pipeline at equal budget, and whether that transfers to
+unseen noise seeds; it cannot show better images or reproduce the paper's numbers.
+
+Run: python benchmarks/search_efficacy.py [--prompts ../shared/data/prompts_dev.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+log = logging.getLogger("benchmarks.search_efficacy")
+METHODS = ("random", "epo", "gpo", "hybrid")
+
+
+def build_space(prompt: str, backend: Any, candidates: int, max_slots: int) -> Any:
+    """A WordNet negative-mode space for ``prompt``, cut to ``max_slots`` slots; a hand-made
+    space of the prompt's longest words when WordNet finds nothing."""
+    from dataclasses import replace
+
+    from dpo_core.space import SearchSpace, Slot
+    from dpo_core.space_builder import build_space as build
+
+    def count_tokens(text: str) -> int:
+        return len(backend.tokenize(text))
+
+    space = build(prompt, "negative", "wordnet", candidates, count_tokens=count_tokens,
+                  use_cache=False).space  # fmt: skip
+    if space.slots:
+        return replace(space, slots=space.slots[:max_slots])
+    words = sorted({w.strip(".,").lower() for w in prompt.split() if len(w) > 3}, key=len)
+    fallback = ("dark", "blurry", "small", "old")
+    return SearchSpace(
+        prompt=prompt,
+        mode="negative",
+        slots=tuple(Slot(w, ("", *fallback[:candidates])) for w in words[-max_slots:]),
+    )
+
+
+def best_so_far(record: Any) -> list[float]:
+    out: list[float] = []
+    for candidate in record.candidates:
+        out.append(min(candidate.mean, out[-1]) if out else candidate.mean)
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from dpo_core.config import EPOConfig, GPOConfig, SearchConfig
+    from dpo_core.evaluation import evaluate
+    from dpo_core.search import optimize
+
+    spec = common.MODEL_SPECS[args.model]
+    backend = common.build_backend(common.build_models(spec), args.steps, args.size)
+    scorer = common.build_scorer(spec)
+    prompts = json.loads(Path(args.prompts).read_text(encoding="utf-8"))[: args.num_prompts]
+    half = args.population // 2
+    epo = EPOConfig(args.population, half, half, args.population - half)
+    gpo = GPOConfig(iterations=args.gpo_iterations)
+    runs: list[dict[str, Any]] = []
+    for p, prompt in enumerate(prompts):
+        space = build_space(prompt, backend, args.candidates, args.max_slots)
+        log.info("prompt %d: %r, %d slots, %d choices", p, prompt, len(space.slots),
+                 space.num_choices)  # fmt: skip
+        for r in range(args.repeats):
+            search_seeds = tuple(1000 * r + j for j in range(args.search_seeds))
+            holdout_seeds = tuple(500_000 + 1000 * r + j for j in range(args.holdout_seeds))
+            with torch.no_grad():
+                target = scorer.embed_texts([prompt])
+                seeds = (*search_seeds, *holdout_seeds)
+                original = evaluate(backend, scorer, space, [space.original_choice()], seeds,
+                                    target, args.batch_size)[0].tolist()  # fmt: skip
+            original_search = sum(original[: len(search_seeds)]) / len(search_seeds)
+            original_holdout = sum(original[len(search_seeds) :]) / len(holdout_seeds)
+            for method in args.methods:
+                config = SearchConfig(
+                    method=method, generations=args.generations, search_seeds=search_seeds,
+                    holdout_seeds=holdout_seeds, batch_size=args.batch_size, seed=r, gpo=gpo,
+                    epo=epo,
+                )  # fmt: skip
+                start = time.perf_counter()
+                record = optimize(backend, scorer, space, config)
+                seconds = time.perf_counter() - start
+                assert record.best is not None and record.holdout is not None
+                runs.append({
+                    "prompt": p, "repeat": r, "method": method, "slots": len(space.slots),
+                    "search_loss": record.best.mean, "holdout_loss": record.holdout.best_mean,
+                    "original_search_loss": original_search,
+                    "original_holdout_loss": original_holdout,
+                    "best_text": record.best.text, "evaluations": len(record.candidates),
+                    "curve": best_so_far(record), "seconds": seconds,
+                    "gradient_seconds": record.timings.get("gradient", 0.0),
+                })  # fmt: skip
+                log.info("  repeat %d %-6s search %.4f (orig %.4f) holdout %.4f (orig %.4f) %.1fs",
+                         r, method, record.best.mean, original_search, record.holdout.best_mean,
+                         original_holdout, seconds)  # fmt: skip
+    return {"runs": runs, "prompts": prompts}
+
+
+def summarise(runs: list[dict[str, Any]], methods: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows = []
+    first = [r for r in runs if r["method"] == methods[0]]
+    rows.append({
+        "method": "original",
+        "search_mean": common.statistics.mean(r["original_search_loss"] for r in first),
+        "search_std": common.spread([r["original_search_loss"] for r in first]),
+        "holdout_mean": common.statistics.mean(r["original_holdout_loss"] for r in first),
+        "holdout_std": common.spread([r["original_holdout_loss"] for r in first]),
+        "search_gain": 0.0, "holdout_gain": 0.0, "holdout_gain_std": 0.0,
+        "holdout_better_than_original": float("nan"), "seconds": 0.0, "n": len(first),
+    })  # fmt: skip
+    for method in methods:
+        mine = [r for r in runs if r["method"] == method]
+        gains = [r["holdout_loss"] - r["original_holdout_loss"] for r in mine]
+        rows.append({
+            "method": method,
+            "search_mean": common.statistics.mean(r["search_loss"] for r in mine),
+            "search_std": common.spread([r["search_loss"] for r in mine]),
+            "holdout_mean": common.statistics.mean(r["holdout_loss"] for r in mine),
+            "holdout_std": common.spread([r["holdout_loss"] for r in mine]),
+            "search_gain": common.statistics.mean(
+                r["search_loss"] - r["original_search_loss"] for r in mine),
+            "holdout_gain": common.statistics.mean(gains),
+            "holdout_gain_std": common.spread(gains),
+            "holdout_better_than_original": sum(g < 0 for g in gains) / len(gains),
+            "seconds": common.statistics.mean(r["seconds"] for r in mine), "n": len(mine),
+        })  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_common_arguments(parser)
+    parser.add_argument("--prompts", type=Path, default=common.DEFAULT_PROMPTS)
+    parser.add_argument("--num-prompts", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2, help="search/held-out seed sets")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--model", default="tiny", choices=sorted(common.MODEL_SPECS))
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--generations", type=int, default=5)
+    parser.add_argument("--population", type=int, default=8)
+    parser.add_argument("--gpo-iterations", type=int, default=10)
+    parser.add_argument("--candidates", type=int, default=4, help="WordNet words per slot")
+    parser.add_argument("--max-slots", type=int, default=6)
+    parser.add_argument("--search-seeds", type=int, default=2)
+    parser.add_argument("--holdout-seeds", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.num_prompts, args.repeats, args.steps, args.generations = 1, 1, 3, 2
+        args.population, args.gpo_iterations, args.holdout_seeds = 4, 2, 1
+    args.methods = tuple(args.methods)
+    common.setup(args.threads)
+    info = common.machine_info()
+    started = time.perf_counter()
+    result = run(args)
+    info["benchmark_seconds"] = time.perf_counter() - started
+    rows = summarise(result["runs"], args.methods)
+    budget = args.generations * args.population
+    print(f"\nbudget {budget} evaluations x {args.search_seeds} search seeds; "
+          f"{len(result['prompts'])} prompts x {args.repeats} repeats; "
+          f"{args.holdout_seeds} held-out seeds")  # fmt: skip
+    headers = ["method", "search loss", "+-", "held-out loss", "+-", "search vs orig",
+               "held-out vs orig", "+-", "held-out better", "s / run"]  # fmt: skip
+    table = [[r["method"], r["search_mean"], r["search_std"], r["holdout_mean"], r["holdout_std"],
+              r["search_gain"], r["holdout_gain"], r["holdout_gain_std"],
+              r["holdout_better_than_original"], r["seconds"]] for r in rows]  # fmt: skip
+    print(common.format_table(headers, table))
+    name = "search_efficacy" + ("_tiny" if args.tiny else "")
+    data = {"machine": info, "arguments": {k: str(v) for k, v in vars(args).items()},
+            "summary": rows, **result}  # fmt: skip
+    common.write_json(args.out, name, data)
+    series = []
+    for method in args.methods:
+        curves = [
+            [v - run["original_search_loss"] for v in run["curve"]]
+            for run in result["runs"]
+            if run["method"] == method
+        ]
+        length = min(len(c) for c in curves)
+        mean = [common.statistics.mean(c[i] for c in curves) for i in range(length)]
+        series.append(common.Series(method, tuple(range(1, length + 1)), tuple(mean)))
+    series.append(common.Series("original", (1, budget), (0.0, 0.0)))
+    panel = ("best-so-far loss minus the original's (search seeds, mean over runs)",
+             "evaluations", "loss difference", series)  # fmt: skip
+    common.plot_panels(args.out / f"{name}.png", [panel])
+    return data
+
+
+if __name__ == "__main__":
+    main()
