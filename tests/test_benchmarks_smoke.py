@@ -1,0 +1,64 @@
+"""Every benchmark command runs at a tiny size (seconds), so that none of them rots unnoticed."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench(comfy):
+    sys.path.insert(0, str(BENCHMARKS))
+    yield lambda name: importlib.import_module(name)
+    sys.path.remove(str(BENCHMARKS))
+
+
+def _check(out: Path, name: str) -> dict:
+    data = json.loads((out / f"{name}.json").read_text())
+    assert (out / f"{name}.png").stat().st_size > 0
+    assert data["machine"]["torch"]
+    return data
+
+
+def test_gradient_cost_tiny(bench, tmp_path):
+    bench("gradient_cost").main(["--tiny", "--threads", "1", "--out", str(tmp_path)])
+    data = _check(tmp_path, "gradient_cost_tiny")
+    saved = {(r["label"], r["steps"]): r["saved_activation_mib"] for r in data["results"]}
+    # the shortcut's graph does not grow with the steps, the full gradient's does
+    assert saved[("shortcut K=1", 4)] == pytest.approx(saved[("shortcut K=1", 2)])
+    assert saved[("full", 4)] > saved[("full", 2)] > saved[("shortcut K=1", 2)] * 1.05
+
+
+def test_shortcut_overhead_tiny(bench, tmp_path):
+    bench("shortcut_overhead").main(["--tiny", "--threads", "1", "--out", str(tmp_path)])
+    data = _check(tmp_path, "shortcut_overhead_tiny")
+    assert data["sum_of_parts"] > 0 and data["medians"]["iteration"] > 0
+
+
+def test_eval_throughput_tiny(bench, tmp_path):
+    bench("eval_throughput").main(["--tiny", "--threads", "1", "--out", str(tmp_path)])
+    data = _check(tmp_path, "eval_throughput_tiny")
+    assert all(r["candidates_per_second"] > 0 for r in data["results"])
+
+
+def test_search_efficacy_tiny(bench, tmp_path):
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps(["a red cat sitting on a soft mat"]))
+    bench("search_efficacy").main(
+        ["--tiny", "--threads", "1", "--out", str(tmp_path), "--prompts", str(prompts)]
+    )
+    data = _check(tmp_path, "search_efficacy_tiny")
+    assert {r["method"] for r in data["summary"]} == {"original", "random", "epo", "gpo", "hybrid"}
+    assert all(r["evaluations"] == data["runs"][0]["evaluations"] for r in data["runs"])
+
+
+def test_gpu_script_dry_run(bench, tmp_path):
+    bench("gpu_full_size").main(["--dry-run", "--threads", "1", "--out", str(tmp_path)])
+    data = _check(tmp_path, "gpu_full_size_dry_run")
+    assert data["hybrid"]["evaluations"] == 8 and data["hybrid"]["gradient_iterations"] == 2
