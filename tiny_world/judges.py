@@ -124,3 +124,24 @@ def degrade(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         * torch.rand(b, 1, 1, 1, generator=generator)
     )
     return (images + amount * (blurred - images) + noise).clamp(0.0, 1.0)
+
+
+def changed_scene(scene: world.Scene, attribute: str, shift: int = 1) -> world.Scene:
+    """``scene`` with one attribute moved to another value (a wrong caption's scene)."""
+    values = world.ATTRIBUTE_VALUES[attribute]
+    new = values[(values.index(getattr(scene, attribute)) + shift) % len(values)]
+    return world.Scene(**{**{n: getattr(scene, n) for n in world.ATTRIBUTES}, attribute: new})
+
+
+def evaluator_ranking(
+    evaluator, images: torch.Tensor, scenes: Sequence[world.Scene], attribute: str
+) -> float:
+    """Share of images whose true caption the evaluator scores above the caption with
+    ``attribute`` changed (cosine similarity of the embeddings)."""
+    true = [world.caption(s) for s in scenes]
+    wrong = [world.caption(changed_scene(s, attribute)) for s in scenes]
+    with torch.no_grad():
+        img = nn.functional.normalize(evaluator.embed_images(images), dim=-1)
+        t = nn.functional.normalize(evaluator.embed_texts(true), dim=-1)
+        w = nn.functional.normalize(evaluator.embed_texts(wrong), dim=-1)
+    return ((img * t).sum(-1) > (img * w).sum(-1)).float().mean().item()

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
     import torchvision
 
     from . import world
-    from .judges import faithfulness
+    from .judges import evaluator_ranking, faithfulness
     from .models import load_world
     from .sampling import SamplingSettings, generate
     from .training import parser, setup
@@ -54,6 +54,10 @@ def main(argv: list[str]) -> None:
 
     rendered = world.render(scenes * settings.images_per_prompt, seed=args.seed + 1000)
     real = faithfulness(loaded.classifier, rendered, prompts * settings.images_per_prompt)
+    ranking = {
+        a: evaluator_ranking(loaded.evaluator, rendered, scenes * settings.images_per_prompt, a)
+        for a in world.ATTRIBUTES
+    }
 
     start = time.monotonic()
     with torch.inference_mode():
@@ -96,6 +100,12 @@ Accuracy = the attribute classifier's prediction equals the attribute the captio
 ("layout" is position left/right/top/bottom, or "pair" for two objects, i.e. count).
 
 {_table({"rendered, held-out": real, "generated, held-out": generated, f"generated, {len(train_prompts)} training combinations": generated_train})}
+
+Evaluator (CLIP judge) on the rendered held-out images: share of images whose true caption
+scores above the same caption with one attribute changed:
+"""
+        + ", ".join(f"{a} {v:.3f}" for a, v in ranking.items())
+        + f"""
 
 Generation of {len(prompts) * n} images took {seconds:.0f} s on the CPU.
 

@@ -47,6 +47,12 @@ def main(argv: list[str]) -> None:
     )
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--resume", action="store_true", help="continue from the saved weights")
+    p.add_argument(
+        "--latent-noise",
+        type=float,
+        default=0.1,
+        help="relative to latent std; negative: sample the posterior instead",
+    )
     p.add_argument("--kl", type=float, default=1e-6, help="KL weight (SD used 1e-6)")
     args = p.parse_args(argv)
     setup(args.seed, args.threads)
@@ -74,7 +80,12 @@ def main(argv: list[str]) -> None:
         top, left = (rng.randrange(0, 64 - args.crop + 1, 8) for _ in range(2))
         images = data.floats(index)[..., top : top + args.crop, left : left + args.crop]
         mean, logvar = encode_moments(ae, images)
-        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        # a fixed, small latent noise instead of the posterior's: with SD's tiny KL weight the
+        # posterior noise drowns the signal for thousands of steps, which a CPU cannot afford
+        if args.latent_noise < 0:  # the posterior's own noise, as SD trained its VAE
+            z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        else:
+            z = mean + torch.randn_like(mean) * args.latent_noise * mean.detach().std()
         recon = ae.decoder(ae.post_quant_conv(z))  # (B, 3, 64, 64) in [-1, 1]
         target = images * 2.0 - 1.0
         rec_loss = (recon - target).abs().mean() + (recon - target).square().mean()
