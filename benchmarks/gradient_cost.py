@@ -195,7 +195,7 @@ def ratios(results: list[dict[str, Any]], low: int, high: int) -> dict[str, floa
     """shortcut(high)/shortcut(low) and full/shortcut(K=1) at equal steps."""
     ok = {(r["label"], r["steps"]): r for r in results if not r.get("failed")}
     out: dict[str, float] = {}
-    for key in ("saved_activation_mib", "peak_rss_growth_mib", "seconds"):
+    for key in ("saved_activation_mib", "peak_rss_growth_mib", "seconds", "gradient_seconds"):
         for label in sorted({lab for lab, _ in ok if lab.startswith("shortcut")}):
             if (label, low) in ok and (label, high) in ok:
                 name = f"{label} {key}: {high}/{low} steps"
@@ -208,15 +208,18 @@ def ratios(results: list[dict[str, Any]], low: int, high: int) -> dict[str, floa
 
 
 def report(results: list[dict[str, Any]], info: dict[str, Any], args: argparse.Namespace) -> dict:
+    for r in results:  # the iteration without its no-gradient prefix
+        if not r.get("failed"):
+            r["gradient_seconds"] = r["seconds"] - r["prefix_seconds"]
     rows = [
         [r["label"], r["steps"], r.get("start_step", "-"), r.get("model_calls_with_grad", "-"),
          r.get("saved_activation_mib", float("nan")), r.get("peak_rss_growth_mib", float("nan")),
          r.get("seconds", float("nan")), r.get("prefix_seconds", float("nan")),
-         "failed" if r.get("failed") else ""]
+         r.get("gradient_seconds", float("nan")), "failed" if r.get("failed") else ""]
         for r in results
     ]  # fmt: skip
     headers = ["gradient", "steps", "t", "calls w/ grad", "saved act. MiB", "peak RSS +MiB",
-               "s / iteration", "no-grad prefix s", ""]  # fmt: skip
+               "s / iteration", "no-grad prefix s", "s without prefix", ""]  # fmt: skip
     print(common.format_table(headers, rows))
     low, high = (10, 50) if {10, 50} <= set(args.steps) else (min(args.steps), max(args.steps))
     found = ratios(results, low, high)
@@ -257,7 +260,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--in-process", action="store_true", help="no fresh process per case (peak RSS unreliable)"
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--from-json", type=Path, help="print the tables and redraw the plot of an earlier run"
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        data = json.loads(args.from_json.read_text(encoding="utf-8"))
+        args.steps = sorted({r["steps"] for r in data["results"]})
+        args.tiny = args.from_json.stem.endswith("_tiny")
+        return report(data["results"], data["machine"], args)
     if args.worker:
         case = CostCase(**json.loads(args.worker))
         common.setup(case.threads)

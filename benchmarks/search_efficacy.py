@@ -154,6 +154,37 @@ def summarise(runs: list[dict[str, Any]], methods: tuple[str, ...]) -> list[dict
     return rows
 
 
+def report(data: dict[str, Any], methods: tuple[str, ...], out: Path, name: str) -> None:
+    """Print the table and draw the best-so-far curves of a finished run."""
+    rows = data["summary"]
+    args = data["arguments"]
+    print(f"\nbudget {args['generations']} generations x {args['population']} = "
+          f"{data['runs'][0]['evaluations']} evaluations x {args['search_seeds']} search seeds; "
+          f"{len(data['prompts'])} prompts x {args['repeats']} repeats; "
+          f"{args['holdout_seeds']} held-out seeds")  # fmt: skip
+    headers = ["method", "search loss", "+-", "held-out loss", "+-", "search vs orig",
+               "held-out vs orig", "+-", "held-out better", "s / run"]  # fmt: skip
+    table = [[r["method"], r["search_mean"], r["search_std"], r["holdout_mean"], r["holdout_std"],
+              r["search_gain"], r["holdout_gain"], r["holdout_gain_std"],
+              r["holdout_better_than_original"], r["seconds"]] for r in rows]  # fmt: skip
+    print(common.format_table(headers, table))
+    series = []
+    for method in methods:
+        curves = [
+            [v - run["original_search_loss"] for v in run["curve"]]
+            for run in data["runs"]
+            if run["method"] == method
+        ]
+        length = min(len(c) for c in curves)
+        mean = [common.statistics.mean(c[i] for c in curves) for i in range(length)]
+        series.append(common.Series(method, tuple(range(1, length + 1)), tuple(mean)))
+    budget = data["runs"][0]["evaluations"]
+    series.append(common.Series("original", (1, budget), (0.0, 0.0)))
+    panel = ("best so far minus original (search seeds, mean of runs)", "evaluations",
+             "loss difference", series)  # fmt: skip
+    common.plot_panels(out / f"{name}.png", [panel])
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_arguments(parser)
@@ -172,7 +203,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--search-seeds", type=int, default=2)
     parser.add_argument("--holdout-seeds", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--from-json", type=Path, help="print the table and redraw the plot of an earlier run"
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        data = json.loads(args.from_json.read_text(encoding="utf-8"))
+        methods = tuple(dict.fromkeys(r["method"] for r in data["runs"]))
+        report(data, methods, args.out, args.from_json.stem)
+        return data
     if args.tiny:
         args.num_prompts, args.repeats, args.steps, args.generations = 1, 1, 3, 2
         args.population, args.gpo_iterations, args.holdout_seeds = 4, 2, 1
@@ -182,36 +221,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     result = run(args)
     info["benchmark_seconds"] = time.perf_counter() - started
-    rows = summarise(result["runs"], args.methods)
-    budget = args.generations * args.population
-    print(f"\nbudget {budget} evaluations x {args.search_seeds} search seeds; "
-          f"{len(result['prompts'])} prompts x {args.repeats} repeats; "
-          f"{args.holdout_seeds} held-out seeds")  # fmt: skip
-    headers = ["method", "search loss", "+-", "held-out loss", "+-", "search vs orig",
-               "held-out vs orig", "+-", "held-out better", "s / run"]  # fmt: skip
-    table = [[r["method"], r["search_mean"], r["search_std"], r["holdout_mean"], r["holdout_std"],
-              r["search_gain"], r["holdout_gain"], r["holdout_gain_std"],
-              r["holdout_better_than_original"], r["seconds"]] for r in rows]  # fmt: skip
-    print(common.format_table(headers, table))
     name = "search_efficacy" + ("_tiny" if args.tiny else "")
-    data = {"machine": info, "arguments": {k: str(v) for k, v in vars(args).items()},
-            "summary": rows, **result}  # fmt: skip
+    data = {"machine": info, "arguments": {k: _plain(v) for k, v in vars(args).items()},
+            "summary": summarise(result["runs"], args.methods), **result}  # fmt: skip
     common.write_json(args.out, name, data)
-    series = []
-    for method in args.methods:
-        curves = [
-            [v - run["original_search_loss"] for v in run["curve"]]
-            for run in result["runs"]
-            if run["method"] == method
-        ]
-        length = min(len(c) for c in curves)
-        mean = [common.statistics.mean(c[i] for c in curves) for i in range(length)]
-        series.append(common.Series(method, tuple(range(1, length + 1)), tuple(mean)))
-    series.append(common.Series("original", (1, budget), (0.0, 0.0)))
-    panel = ("best-so-far loss minus the original's (search seeds, mean over runs)",
-             "evaluations", "loss difference", series)  # fmt: skip
-    common.plot_panels(args.out / f"{name}.png", [panel])
+    report(data, args.methods, args.out, name)
     return data
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
 
 
 if __name__ == "__main__":
