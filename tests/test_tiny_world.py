@@ -61,6 +61,12 @@ def test_shipped_weights_load_as_comfy_sd15_objects(tiny_world):
     assert cond.shape == (1, 77, tiny_world.model.model.model_config.unet_config["context_dim"])
 
 
+def test_pack_model_check_accepts_the_world(tiny_world):
+    from dpo_diff.nodes.model_checks import check_sd1
+
+    check_sd1(tiny_world.model, tiny_world.clip, tiny_world.vae)
+
+
 def test_loader_node_outputs_the_world(comfy):
     from dpo_diff.nodes.tiny_world_loader import DPOTinyWorldLoader
 

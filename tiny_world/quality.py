@@ -77,16 +77,11 @@ def main(argv: list[str]) -> None:
     generated_train = faithfulness(loaded.classifier, train_images, train_captions)
 
     n = settings.images_per_prompt
-    grid = torch.cat(
-        [
-            images[i * n : (i + 1) * n]
-            for i in range(0, len(prompts), len(prompts) // SAMPLE_CAPTIONS)
-        ][:SAMPLE_CAPTIONS]
-    )
-    torchvision.utils.save_image(grid, HERE / "samples.png", nrow=n, padding=2, pad_value=0.5)
-    shown = [prompts[i] for i in range(0, len(prompts), len(prompts) // SAMPLE_CAPTIONS)][
-        :SAMPLE_CAPTIONS
-    ]
+    rows = list(range(0, len(prompts), len(prompts) // SAMPLE_CAPTIONS))[:SAMPLE_CAPTIONS]
+    # each row: the rendered reference of the caption, then its generated images
+    grid = torch.cat([torch.cat([rendered[i : i + 1], images[i * n : (i + 1) * n]]) for i in rows])
+    torchvision.utils.save_image(grid, HERE / "samples.png", nrow=n + 1, padding=2, pad_value=0.5)
+    shown = [prompts[i] for i in rows]
 
     report = (
         f"""# Tiny world: quality on held-out combinations
@@ -109,7 +104,7 @@ scores above the same caption with one attribute changed:
 
 Generation of {len(prompts) * n} images took {seconds:.0f} s on the CPU.
 
-samples.png: rows are held-out captions, {n} seeds each:
+samples.png: rows are held-out captions; first column a rendered reference, then {n} seeds:
 """
         + "\n".join(f"{i + 1}. {t}" for i, t in enumerate(shown))
         + "\n"
