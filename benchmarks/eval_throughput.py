@@ -2,9 +2,10 @@
 decode, CLIP loss) with batching vs. one at a time (benchmark 3 of BENCHMARKS.md).
 
 Runs ``dpo_core.evaluation.evaluate`` on the same ``--candidates`` distinct negative prompts
-(one seed each) with each ``--batch-sizes`` value, through ComfyUI's sampler.
+(one seed each) with each ``--batch-sizes`` value, through ComfyUI's sampler; the sizes take
+turns over ``--repeats`` rounds and medians are compared.
 
-Run: python benchmarks/eval_throughput.py [--size 64] [--steps 20] [--batch-sizes 1 4 8]
+Run: python benchmarks/eval_throughput.py [--size 64] [--steps 20] [--batch-sizes 1 8] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20, help="sampling steps (EPO uses 50)")
     parser.add_argument("--candidates", type=int, default=8)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8])
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     if args.tiny:
         args.model, args.size, args.steps, args.candidates, args.batch_sizes = "tiny", 32, 3, 4, [1, 4]
@@ -52,16 +53,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with torch.no_grad():
         target = scorer.embed_texts([space.prompt])
         evaluate(backend, scorer, space, choices[:1], [0], target, 1)  # warm-up
+        seconds: dict[int, list[float]] = {b: [] for b in args.batch_sizes}
+        for r in range(args.repeats):  # interleaved, so that load changes hit every size alike
+            for batch in args.batch_sizes:
+                seconds[batch].append(common.timed(
+                    lambda b=batch: evaluate(backend, scorer, space, choices, [0], target, b))[0])  # fmt: skip
+                log.info("round %d, batch %d: %.1f s", r + 1, batch, seconds[batch][-1])
         results = []
         for batch in args.batch_sizes:
-            seconds = []
-            for _ in range(args.repeats):
-                seconds.append(common.timed(
-                    lambda b=batch: evaluate(backend, scorer, space, choices, [0], target, b))[0])  # fmt: skip
-            median = common.median(seconds)
-            results.append({"batch_size": batch, "seconds": seconds, "median_seconds": median,
+            median = common.median(seconds[batch])
+            results.append({"batch_size": batch, "seconds": seconds[batch], "median_seconds": median,
                             "candidates_per_second": len(choices) / median})  # fmt: skip
-            log.info("batch %d: %.2f candidates/s", batch, len(choices) / median)
     info["benchmark_seconds"] = time.perf_counter() - started
     single = next((r for r in results if r["batch_size"] == 1), results[0])
     rows = [[r["batch_size"], r["median_seconds"], r["candidates_per_second"],
