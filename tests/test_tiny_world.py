@@ -48,6 +48,25 @@ def test_captions_parse_back_to_their_scene(comfy):
         assert all(getattr(scene, k) == v for k, v in varied.items())
 
 
+def test_partial_captions_state_only_true_attributes_and_contrasts_only_false_ones(comfy):
+    from dpo_diff.tiny_world import world
+
+    rng = random.Random(0)
+    for scene in world.all_scenes():
+        truth = {name: getattr(scene, name) for name in world.ATTRIBUTES}
+        for _ in range(3):
+            text = world.partial_caption(scene, rng)
+            stated = world.parse_caption(text)
+            assert stated or text == "side by side"  # the one phrase the parser does not read
+            assert all(truth[k] == v for k, v in stated.items()), text
+            assert 1 <= text.count(",") + 1 <= 5
+        contrast = world.parse_caption(world.contrast_negative(scene))
+        assert contrast and all(truth[k] != v for k, v in contrast.items())
+    assert world.partial_caption(world.all_scenes()[0], random.Random(1)) == (
+        world.partial_caption(world.all_scenes()[0], random.Random(1))
+    )
+
+
 def test_shipped_weights_load_as_comfy_sd15_objects(tiny_world):
     import comfy.sd
 

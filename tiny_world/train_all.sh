@@ -23,4 +23,9 @@ $RUN tiny_world.train_judges --seed 0 --minutes 7 $T
 # text encoder (seeded, frozen) and UNet
 $RUN tiny_world.train_unet --seed 0 --minutes 17 --images 4096 $T
 
+# fine-tune the UNet with partial captions (lists of some of the image's attributes, "green",
+# "big, on the left, black background") so that a negative prompt of contrasting words means
+# "images with those attributes" to the model (see tiny_world/QUALITY.md, negative prompts)
+$PY -m tiny_world.train_unet --seed 0 --resume --partial-captions 0.3 --lr 4e-4 --warmup 100 --minutes 16 --images 4096 --threads 2
+
 $RUN tiny_world.quality --seed 0

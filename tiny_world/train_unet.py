@@ -6,7 +6,14 @@ The text encoder (SD1's CLIP class, small config, SD1 tokenizer) stays frozen at
 random weights: its output still carries every token, and the UNet's cross-attention learns
 to read it. Conditioning is made exactly as ComfyUI's CLIPTextEncode makes it, once per
 distinct caption; 10% of the captions are dropped to "" so that classifier-free guidance
-works. Latents are the VAE encoder's means scaled with ComfyUI's SD15 latent format; the loss
+works, and with ``--partial-captions P`` a share P of them is replaced by a comma-joined list of
+one to five of the image's attributes ("green", "big, on the left, black background";
+``world.partial_caption``), so that a negative prompt of contrasting words means "images with
+those attributes" to the model. ``--resume`` fine-tunes the shipped UNet instead of starting
+from a fresh initialisation:
+
+    python -m tiny_world.train_unet --seed 0 --resume --partial-captions 0.3 --lr 3e-4
+ Latents are the VAE encoder's means scaled with ComfyUI's SD15 latent format; the loss
 is SD's epsilon MSE computed from ``apply_model``'s denoised output (x = x0 + sigma * eps).
 """
 
@@ -22,6 +29,7 @@ import torch
 log = logging.getLogger(__name__)
 
 CAPTION_DROPOUT = 0.1  # share of captions replaced by "" (the unconditional branch of CFG)
+PARTIAL_CAPTIONS = 0.3  # default share of captions replaced by a partial, attribute-list caption
 
 
 def encode_captions(clip, captions: list[str]) -> dict[str, torch.Tensor]:
@@ -47,6 +55,7 @@ def encode_latents(vae, model, images: torch.Tensor, chunk: int = 256) -> torch.
 
 
 def main(argv: list[str]) -> None:
+    from . import world
     from .dataset import render_dataset
     from .models import build_clip, build_model, build_vae, load_weights, save_weights, weight_path
     from .training import cosine_lr, init_for_training, parser, setup
@@ -56,27 +65,48 @@ def main(argv: list[str]) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--images", type=int, default=6144, help="training images encoded to latents")
     p.add_argument("--ema", type=float, default=0.998, help="EMA decay of the saved weights")
+    p.add_argument(
+        "--partial-captions",
+        type=float,
+        default=PARTIAL_CAPTIONS,
+        help="share of captions replaced by a list of some of the image's attributes",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="fine-tune the shipped UNet (weights/unet)"
+    )
+    p.add_argument("--warmup", type=int, default=200, help="learning-rate warm-up steps")
     args = p.parse_args(argv)
     setup(args.seed, args.threads)
     start = time.monotonic()
 
-    # frozen text encoder: seeded weights, stored in fp16 and read back, as shipped
-    seeded = build_clip(seed=args.seed + 1).cond_stage_model.clip_l.transformer
-    save_weights(seeded.state_dict(), weight_path("text_encoder"))  # ComfyUI's load_sd layout
+    if not args.resume:
+        # frozen text encoder: seeded weights, stored in fp16 and read back, as shipped
+        seeded = build_clip(seed=args.seed + 1).cond_stage_model.clip_l.transformer
+        save_weights(seeded.state_dict(), weight_path("text_encoder"))  # ComfyUI's load_sd layout
     clip = build_clip(load_weights(weight_path("text_encoder")))
     vae = build_vae(load_weights(weight_path("vae")))
-    model = build_model(seed=args.seed)
+    if args.resume:
+        model = build_model(load_weights(weight_path("unet")))
+        log.info("resuming from %s", weight_path("unet"))
+    else:
+        model = build_model(seed=args.seed)
     base = model.model  # comfy.model_base.BaseModel (SD15)
     unet = base.diffusion_model.float().requires_grad_(True)
-    init_for_training(unet, args.seed)
-    with torch.no_grad():  # start as "predict no noise", as SD's zero-initialised output conv
-        unet.out[-1].weight.zero_()
-        unet.out[-1].bias.zero_()
+    if not args.resume:
+        init_for_training(unet, args.seed)
+        with torch.no_grad():  # start as "predict no noise", as SD's zero-initialised output conv
+            unet.out[-1].weight.zero_()
+            unet.out[-1].bias.zero_()
 
     data = render_dataset(args.seed, 16384)
     n = min(args.images, len(data))
     conds = encode_captions(clip, data.captions[:n])
     latents = encode_latents(vae, model, data.images[:n])
+    names = world.ATTRIBUTE_VALUES
+    scenes = [
+        world.Scene(**{a: names[a][int(data.labels[a][i])] for a in world.ATTRIBUTES})
+        for i in range(n)
+    ]
     log.info(
         "%d latents (std %.3f), %d distinct captions, prepared in %.0f s",
         n,
@@ -96,9 +126,19 @@ def main(argv: list[str]) -> None:
         if step == 50:
             expected = min(args.max_steps, int(50 * budget / (time.monotonic() - t0)))
         for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, expected, args.lr, warmup=200)
+            group["lr"] = cosine_lr(step, expected, args.lr, warmup=args.warmup)
         index = [rng.randrange(n) for _ in range(args.batch)]
-        texts = ["" if rng.random() < CAPTION_DROPOUT else data.captions[i] for i in index]
+        texts = []
+        for i in index:
+            u = rng.random()
+            if u < CAPTION_DROPOUT:
+                texts.append("")
+            elif u < CAPTION_DROPOUT + args.partial_captions:
+                texts.append(world.partial_caption(scenes[i], rng))
+            else:
+                texts.append(data.captions[i])
+        for text in set(texts) - conds.keys():  # partial captions: a finite set, encoded once
+            conds.update(encode_captions(clip, [text]))
         cond = torch.stack([conds[t] for t in texts])  # (B, 77, D)
         x0 = latents[index]  # (B, 4, 8, 8)
         sigma = sigmas[torch.randint(0, len(sigmas), (args.batch,), generator=gen)]
@@ -125,10 +165,11 @@ def main(argv: list[str]) -> None:
             )
         step += 1
     log.info(
-        "done: %d steps in %.0f s (%.0f s in all)",
+        "done: %d steps in %.0f s (%.0f s in all), %d distinct captions",
         step,
         time.monotonic() - t0,
         time.monotonic() - start,
+        len(conds),
     )
     save_weights(ema.state_dict(), weight_path("unet"))
 

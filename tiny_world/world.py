@@ -155,6 +155,75 @@ def parse_caption(text: str) -> dict[str, str]:
     return found
 
 
+# Phrases that state one attribute alone, in the forms a negative prompt takes ("green",
+# "square", "big", "on the right", "black background", "two"). The first phrase of each value
+# is the main one; training may use the others.
+def attribute_phrases(name: str, value: str) -> tuple[str, ...]:
+    """Phrases that state ``name == value`` on their own (the first is the main one)."""
+    if name == "size":
+        return (value, *SYNONYMS.get(value, ()))
+    if name == "layout":
+        return ("two", "side by side") if value == "pair" else (POSITION_PHRASES[value],)
+    if name == "background":
+        return (f"{value} background",)
+    return (value,)
+
+
+# The top contrast of each attribute value: the word a hand-written negative prompt would use
+# against it. A pair of objects has no single-word contrast in the grammar.
+CONTRASTS: dict[str, dict[str, str]] = {
+    "colour": {
+        "red": "green",
+        "green": "red",
+        "blue": "orange",
+        "orange": "blue",
+        "yellow": "purple",
+        "purple": "yellow",
+    },
+    "shape": {"circle": "square", "square": "circle", "triangle": "circle"},
+    "size": {"small": "big", "big": "small"},
+    "layout": {"left": "right", "right": "left", "top": "bottom", "bottom": "top"},
+    "background": {"white": "black", "black": "white"},
+}
+# Attribute order of the captions' grammar; partial captions and contrasts keep it.
+CAPTION_ORDER = ("size", "colour", "shape", "layout", "background")
+
+
+def partial_caption(scene: Scene, rng: random.Random, max_items: int = 5) -> str:
+    """A comma-joined list of 1 to ``max_items`` phrases, each TRUE of ``scene`` and stating
+    one attribute ("red", "big, on the left, white background"), in the grammar's order.
+
+    Training captions of this form teach the model what an attribute alone looks like, so that
+    a negative prompt of contrasting words means "images with those attributes".
+    """
+    k = rng.choices(range(1, max_items + 1), weights=[5, 4, 3, 2, 1][:max_items])[0]
+    chosen = set(rng.sample(CAPTION_ORDER, k))
+    parts = []
+    for name in CAPTION_ORDER:
+        if name not in chosen:
+            continue
+        value = getattr(scene, name)
+        phrases = attribute_phrases(name, value)
+        phrase = phrases[0] if rng.random() < 0.7 else rng.choice(phrases)
+        if name == "shape" and scene.layout == "pair" and rng.random() < 0.5:
+            phrase += "s"
+        parts.append(phrase)
+    return ", ".join(parts)
+
+
+def contrast_negative(scene: Scene, attributes: Sequence[str] = CAPTION_ORDER) -> str:
+    """The hand-written contrast negative of ``scene``: the top contrast of each of
+    ``attributes`` ("big, green, square, on the right, black background" against
+    "a small red circle on the left on a white background")."""
+    parts = []
+    for name in CAPTION_ORDER:
+        value = getattr(scene, name)
+        if name not in attributes or value not in CONTRASTS[name]:
+            continue
+        parts.append(attribute_phrases(name, CONTRASTS[name][value])[0])
+    return ", ".join(parts)
+
+
 def training_captions(seed: int, count: int) -> list[tuple[Scene, str]]:
     """``count`` (scene, caption) pairs drawn from the training combinations only."""
     train, _ = split_scenes()
