@@ -106,6 +106,23 @@ class normal_weights:
         return torch.func.functional_call(wrapper, copies, args, kwargs, strict=False)
 
 
+def own_evaluator_weights(evaluator: torch.nn.Module) -> torch.nn.Module:
+    """Give an evaluator that was loaded during a prompt ordinary tensors, in place.
+
+    Evaluators are our own objects (only this pack's nodes use them), so unlike ComfyUI's
+    models they may be changed; the values stay the same.
+    """
+    with torch.inference_mode(False):
+        for module in evaluator.modules():
+            for name, p in list(module._parameters.items()):
+                if p is not None and p.is_inference():
+                    module._parameters[name] = torch.nn.Parameter(p.clone(), p.requires_grad)
+            for name, b in list(module._buffers.items()):
+                if b is not None and b.is_inference():
+                    module._buffers[name] = b.clone()
+    return evaluator
+
+
 @contextlib.contextmanager
 def gradient_mode() -> Iterator[None]:
     """Leave ComfyUI's inference mode and enable autograd, for the optimizer's own work."""

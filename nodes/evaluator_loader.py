@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import folder_paths
-import torch
 from comfy_api.latest import io
 
 from dpo_core.hf_clip import load_hf_clip_scorer
@@ -107,9 +106,7 @@ class EvaluatorLoader(io.ComfyNode):
         path = folder_paths.get_full_path(FOLDER, weights)
         if path is None:
             raise ValueError(f"evaluator weights {weights!r} not found in models/{FOLDER}/")
-        # Built outside inference mode: the optimizers backpropagate through the evaluator.
-        with torch.inference_mode(False):
-            return io.NodeOutput(load_evaluator(kind, path))
+        return io.NodeOutput(load_evaluator(kind, path))
 
 
 NODES = [EvaluatorLoader]

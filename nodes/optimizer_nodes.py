@@ -22,7 +22,7 @@ from dpo_core.record import RunRecord
 from dpo_core.search import optimize
 from dpo_core.space import SearchSpace
 
-from .comfy_backend import ComfyBackend, SamplingSettings, gradient_mode
+from .comfy_backend import ComfyBackend, SamplingSettings, gradient_mode, own_evaluator_weights
 from .images import grid, loss_curve
 from .io_types import CATEGORY, DistributionIO, EvaluatorIO, SearchSpaceIO
 from .model_checks import check_sampling, check_sd1
@@ -182,7 +182,7 @@ class ShortcutGradientOptimizer(io.ComfyNode):
             )
             path = record_path("gradient")
             record = optimize(
-                backend, evaluator, space, config,
+                backend, own_evaluator_weights(evaluator), space, config,
                 callback=NodeProgress(path, node_id(cls)),
             )  # fmt: skip
             record.save(path)
@@ -276,7 +276,7 @@ class EvolutionarySearch(io.ComfyNode):
             )
             path = record_path("search")
             record = optimize(
-                backend, evaluator, space, config,
+                backend, own_evaluator_weights(evaluator), space, config,
                 callback=NodeProgress(path, node_id(cls)), logits=logits,
             )  # fmt: skip
             record.save(path)

@@ -1,10 +1,13 @@
-"""The main job in one command (``make demo``): start a headless ComfyUI with this pack, run the
+"""The main job in one command (``make demo``): start a headless ComfyUI with this pack, run a
 shipped prompt-enhancement workflow, print the optimized negative prompt and the report, and
 save the before/after images to ``output/demo/``.
 
-By default it runs on the generated SD1.5-format checkpoint (random weights, so the search
-works but the pictures are noise); ``--checkpoint PATH`` (``make demo CKPT=PATH``) uses a real
-SD1.x checkpoint, and ``--evaluator PATH`` a real CLIP (open_clip ViT-B/32 weights).
+By default it runs ``workflows/dpo_tiny_world_enhance.json`` on the tiny trained world that
+ships with the pack (a small SD1.5-architecture model of coloured shapes, with its own judge),
+so the before/after images mean something on any machine. ``--checkpoint PATH``
+(``make demo CKPT=PATH``) runs ``workflows/dpo_enhance_negative_prompt.json`` on your SD1.x
+checkpoint instead, judged by ``--evaluator PATH`` (open_clip CLIP ViT-B/32 weights; without
+it a random-weight evaluator stands in and the search has nothing real to optimize).
 """
 
 from __future__ import annotations
@@ -23,18 +26,20 @@ from comfy_env import CACHE_DIR  # noqa: E402
 from headless_comfy import HeadlessComfy  # noqa: E402
 
 log = logging.getLogger("demo")
-WORKFLOW = REPO_ROOT / "workflows" / "api" / "dpo_enhance_negative_prompt.json"
+CHECKPOINT_WORKFLOW = REPO_ROOT / "workflows" / "api" / "dpo_enhance_negative_prompt.json"
+WORLD_WORKFLOW = REPO_ROOT / "workflows" / "api" / "dpo_tiny_world_enhance.json"
+GRID_NODE, NEGATIVE_NODE, REPORT_NODE = "9", "14", "10"  # node ids in both workflows
 OUT = REPO_ROOT / "output" / "demo"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", type=Path, help="an SD1.x checkpoint (default: generated)")
-    p.add_argument("--evaluator", type=Path, help="open_clip CLIP weights (default: generated)")
+    p.add_argument("--checkpoint", type=Path, help="an SD1.x checkpoint (default: the tiny world)")
+    p.add_argument("--evaluator", type=Path, help="CLIP weights judging --checkpoint's images")
     p.add_argument("--evaluator-kind", default="clip-vit-b-32", help="kind of --evaluator")
     p.add_argument("--prompt", help="the prompt to improve (default: the workflow's)")
-    p.add_argument("--size", type=int, default=None, help="image size (default 64 on CPU)")
-    p.add_argument("--steps", type=int, default=None, help="sampling steps (default 8 on CPU)")
+    p.add_argument("--size", type=int, default=None, help="image size (checkpoint: 64 on CPU)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (checkpoint: 8 on CPU)")
     p.add_argument("--iterations", type=int, default=None, help="gradient iterations")
     p.add_argument("--generations", type=int, default=None, help="evolution generations")
     p.add_argument("--population", type=int, default=None, help="evolution population")
@@ -42,40 +47,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def default_models() -> tuple[Path, Path]:
-    """The generated SD1.5-format checkpoint and a random-weight evaluator, made once."""
-    from comfy_env import bootstrap_comfy, load_pack
-
-    bootstrap_comfy()
-    load_pack()
-    from make_sd15_checkpoint import make_checkpoint
+def random_evaluator() -> Path:
+    """A random-weight open_clip evaluator, made once (stands in when none is given)."""
     from make_tiny_evaluator import make_evaluator
 
-    checkpoint = CACHE_DIR / "models" / "dpo_test_sd15.safetensors"
-    if not checkpoint.exists():
-        make_checkpoint(checkpoint)
-    evaluator = CACHE_DIR / "models" / "dpo_demo_evaluator.safetensors"
-    if not evaluator.exists():
-        make_evaluator(evaluator)
-    return checkpoint, evaluator
+    path = CACHE_DIR / "models" / "dpo_demo_evaluator.safetensors"
+    return path if path.exists() else make_evaluator(path)
 
 
-def configure(
-    api: dict, args: argparse.Namespace, checkpoint: str, evaluator: tuple[str, str]
-) -> dict:
-    """The shipped workflow with the chosen models and, on CPU, CPU-sized settings."""
+def configure(api: dict, args: argparse.Namespace, checkpoint: str | None, evaluator) -> dict:
+    """A shipped workflow with the chosen models and settings; on a CPU, a checkpoint run is
+    shrunk to a size that finishes in minutes (the tiny world is that size already)."""
     import torch
 
-    on_gpu = torch.cuda.is_available()
-    size = args.size or (512 if on_gpu else 64)
-    overrides = {
-        "width": size, "height": size, "steps": args.steps or (20 if on_gpu else 8),
-        "seed": args.seed,
+    overrides: dict = {"seed": args.seed}
+    if checkpoint is not None and not torch.cuda.is_available():
+        overrides.update(width=64, height=64, steps=8)
+    overrides.update({k: v for k, v in (("steps", args.steps),) if v})
+    if args.size:
+        overrides.update(width=args.size, height=args.size)
+    budget = {
+        "iterations": args.iterations, "generations": args.generations,
+        "population": args.population,
     }  # fmt: skip
+    if checkpoint is not None and not torch.cuda.is_available():
+        budget = {"iterations": 6, "generations": 2, "population": 6} | {
+            k: v for k, v in budget.items() if v
+        }
     for node in api.values():
         inputs, kind = node["inputs"], node["class_type"]
         for key, value in overrides.items():
             if key in inputs and not isinstance(inputs[key], list):
+                inputs[key] = value
+        for key, value in budget.items():
+            if value and key in inputs:
                 inputs[key] = value
         if kind == "CheckpointLoaderSimple":
             inputs["ckpt_name"] = checkpoint
@@ -83,53 +88,73 @@ def configure(
             inputs.update(kind=evaluator[0], weights=evaluator[1])
         elif kind == "PrimitiveStringMultiline" and args.prompt:
             inputs["value"] = args.prompt
-        elif kind == "DPOShortcutGradientOptimizer":
-            inputs["iterations"] = args.iterations or (20 if on_gpu else 6)
-        elif kind == "DPOEvolutionarySearch":
-            inputs["generations"] = args.generations or (10 if on_gpu else 2)
-            inputs["population"] = args.population or (20 if on_gpu else 6)
     return api
+
+
+def save_grid(source: Path, target: Path, scale: int = 4) -> None:
+    """The before/after grid, enlarged so that 64-pixel images can be judged by eye."""
+    from PIL import Image
+
+    image = Image.open(source)
+    image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST).save(target)
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
-    checkpoint, evaluator = default_models()
-    kind = "embedded config"
-    if args.checkpoint:
-        checkpoint = args.checkpoint.resolve()
-    if args.evaluator:
-        evaluator, kind = args.evaluator.resolve(), args.evaluator_kind
-    api = configure(json.loads(WORKFLOW.read_text()), args, checkpoint.name, (kind, evaluator.name))
+    checkpoints: list[Path] = []
+    evaluators: list[Path] = []
+    if args.checkpoint is None:
+        workflow, checkpoint, evaluator = WORLD_WORKFLOW, None, None
+        if args.evaluator:
+            log.warning("--evaluator is ignored: the tiny world brings its own judge")
+    else:
+        workflow = CHECKPOINT_WORKFLOW
+        if not args.checkpoint.is_file():
+            log.error("checkpoint not found: %s", args.checkpoint)
+            return 2
+        checkpoints.append(args.checkpoint.resolve())
+        checkpoint = checkpoints[0].name
+        if args.evaluator:
+            evaluators.append(args.evaluator.resolve())
+            evaluator = (args.evaluator_kind, evaluators[0].name)
+        else:
+            log.warning("no --evaluator: a random-weight CLIP judges the images")
+            evaluators.append(random_evaluator())
+            evaluator = ("embedded config", evaluators[0].name)
+    api = configure(json.loads(workflow.read_text()), args, checkpoint, evaluator)
     log.info("starting ComfyUI (headless) with the DPO-Diff nodes ...")
-    with HeadlessComfy(
-        checkpoints=[checkpoint], extra_models={"dpo_evaluators": [evaluator]}
-    ) as server:
-        log.info("running %s on %s", WORKFLOW.name, checkpoint.name)
+    server = HeadlessComfy(checkpoints=checkpoints, extra_models={"dpo_evaluators": evaluators})
+    with server:
+        log.info("running %s", workflow.name)
         entry = server.run(api, timeout=6 * 3600)
-        status = entry["status"]["status_str"]
-        if status != "success":
+        if entry["status"]["status_str"] != "success":
             errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
             detail = errors[0]["exception_message"] if errors else json.dumps(entry["status"])
             log.error("the workflow failed: %s", detail)
             return 1
-        texts = {
-            nid: "".join(out["text"]) for nid, out in entry["outputs"].items() if "text" in out
-        }
+        outputs = entry["outputs"]
+        texts = {nid: "".join(out["text"]) for nid, out in outputs.items() if "text" in out}
         OUT.mkdir(parents=True, exist_ok=True)
         saved = []
-        for out in entry["outputs"].values():
+        for nid, out in outputs.items():
             for image in out.get("images", []):
-                source = server.output_dir / image["subfolder"] / image["filename"]
-                if image.get("type") == "output" and source.is_file():
+                folder = (
+                    server.output_dir if image["type"] == "output" else server.base_dir / "temp"
+                )
+                source = folder / image["subfolder"] / image["filename"]
+                if nid == GRID_NODE:
+                    save_grid(source, OUT / "before_after_grid.png")
+                    saved.append(OUT / "before_after_grid.png")
+                elif image["type"] == "output":
                     shutil.copy(source, OUT / image["filename"])
                     saved.append(OUT / image["filename"])
-        record_dir = server.output_dir / "dpo_diff"
-        for record in record_dir.glob("*.json"):
+        for record in (server.output_dir / "dpo_diff").glob("*.json"):
             shutil.copy(record, OUT / record.name)
-    print("\noptimized negative prompt:", texts.get("14", "?"))
-    print("\n" + texts.get("10", ""))
-    print("\nimages and run records in", OUT.relative_to(REPO_ROOT))
+    print("\noptimized negative prompt:", repr(texts.get(NEGATIVE_NODE, "?")))
+    print("\n" + texts.get(REPORT_NODE, ""))
+    print("\nbefore/after (top row: original negative prompt, bottom: optimized; held-out seeds)")
+    print("images and run records in", OUT.relative_to(REPO_ROOT))
     for path in saved:
         print("  ", path.relative_to(REPO_ROOT))
     return 0

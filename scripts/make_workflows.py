@@ -100,9 +100,35 @@ def attack_workflow() -> dict:
     return flow
 
 
+def tiny_world_workflow() -> dict:
+    """Enhancement on the tiny trained world that ships with the pack: runs anywhere, in
+    minutes on a CPU, and its before/after images can be judged by eye."""
+    flow = enhancement_workflow()
+    flow["1"] = {"class_type": "DPOTinyWorldLoader", "inputs": {}}
+    del flow["3"]
+    flow["2"]["inputs"]["value"] = TINY_WORLD_PROMPT
+    for node in flow.values():
+        inputs = node["inputs"]
+        if inputs.get("evaluator") == ["3", 0]:
+            inputs["evaluator"] = ["1", 3]
+        inputs.update({k: v for k, v in TINY_WORLD_SETTINGS.items() if k in inputs})
+        if node["class_type"] == "DPOShortcutGradientOptimizer":
+            inputs["iterations"] = 10
+        if node["class_type"] == "DPOEvolutionarySearch":
+            inputs.update(generations=4, population=8, holdout_seeds=4)
+    return flow
+
+
+# A caption of a held-out attribute combination (the model never saw it in training) on which
+# the model often gets the colour wrong; the world's own sampling settings.
+TINY_WORLD_PROMPT = "a small red circle on the right on a white background"
+TINY_WORLD_SETTINGS = {"width": 64, "height": 64, "steps": 20, "cfg": 6.0}
+
+
 FLOWS = {
     "dpo_enhance_negative_prompt": enhancement_workflow,
     "dpo_attack_synonyms": attack_workflow,
+    "dpo_tiny_world_enhance": tiny_world_workflow,
 }
 
 

@@ -133,3 +133,22 @@ def test_evaluator_loader_names_the_folder_when_empty(comfy, tmp_path, tiny_eval
     finally:
         folder_paths.folder_names_and_paths[FOLDER] = saved
         folder_paths.filename_list_cache.pop(FOLDER, None)
+
+
+def test_evaluator_loaded_during_a_prompt_still_gives_gradients(
+    tiny_sd1, tiny_evaluator_file, output_dir
+):
+    """ComfyUI loads everything under inference mode; the optimizer must still backpropagate
+    through an evaluator made there (as the loader nodes make it)."""
+    from dpo_diff.nodes.evaluator_loader import EMBEDDED, load_evaluator
+
+    gradient_node, _ = _nodes()
+    model, clip, vae = tiny_sd1
+    with torch.inference_mode():
+        evaluator = load_evaluator(EMBEDDED, tiny_evaluator_file)
+        assert next(evaluator.parameters()).is_inference()
+        out = gradient_node.execute(
+            model, clip, vae, evaluator, _space(), **SAMPLING, iterations=2, grad_steps=1,
+            step_start=0.3, step_end=0.5, learning_rate=0.1, temperature=1.0,
+        )  # fmt: skip
+    assert len(out.result[0].loss_curve) == 2
