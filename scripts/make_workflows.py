@@ -78,26 +78,27 @@ def _sample(first: int, positive: list, negative: list, prefix: str) -> dict:
     }  # fmt: skip
 
 
-def enhancement_workflow() -> dict:
-    """Prompt enhancement: the optimized negative prompt next to the original (empty) one."""
-    flow = _models_and_space("negative")
+def _side_by_side(mode: str, optimized_prefix: str) -> dict:
+    """Search a space of ``mode``, then sample the optimized text and the original side by side:
+    in negative mode the result is the negative prompt, in positive mode it replaces the prompt."""
+    flow = _models_and_space(mode)
     flow["12"] = {"class_type": "CLIPTextEncode", "inputs": {"text": ["2", 0], "clip": ["1", 1]}}
     flow["13"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["1", 1]}}
     flow["14"] = {"class_type": "PreviewAny", "inputs": {"source": ["6", 1]}}
-    flow |= _sample(20, ["12", 0], ["6", 0], "dpo_optimized_negative")
+    positive, negative = (["12", 0], ["6", 0]) if mode == "negative" else (["6", 0], ["13", 0])
+    flow |= _sample(20, positive, negative, optimized_prefix)
     flow |= _sample(30, ["12", 0], ["13", 0], "dpo_original")
     return flow
+
+
+def enhancement_workflow() -> dict:
+    """Prompt enhancement: the optimized negative prompt next to the original (empty) one."""
+    return _side_by_side("negative", "dpo_optimized_negative")
 
 
 def attack_workflow() -> dict:
     """Attack: a synonym rewrite of the prompt that the model follows worse, next to the original."""
-    flow = _models_and_space("positive")
-    flow["12"] = {"class_type": "CLIPTextEncode", "inputs": {"text": ["2", 0], "clip": ["1", 1]}}
-    flow["13"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["1", 1]}}
-    flow["14"] = {"class_type": "PreviewAny", "inputs": {"source": ["6", 1]}}
-    flow |= _sample(20, ["6", 0], ["13", 0], "dpo_attack_rewrite")
-    flow |= _sample(30, ["12", 0], ["13", 0], "dpo_original")
-    return flow
+    return _side_by_side("positive", "dpo_attack_rewrite")
 
 
 def tiny_world_workflow() -> dict:
