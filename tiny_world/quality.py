@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -54,8 +54,12 @@ def negative_prompts() -> dict[str, Callable]:
     }
 
 
-def negative_table(loaded, seed: int) -> str:
-    """Markdown table: faithfulness on held-out prompts with each hand-written negative."""
+def negative_table(loaded, seed: int, known=None, only: Sequence[str] | None = None) -> str:
+    """Markdown table: faithfulness on held-out prompts with each hand-written negative.
+
+    ``known``: already measured rows (label -> Faithfulness, e.g. the empty negative);
+    ``only``: the labels to measure (all by default).
+    """
     from . import world
     from .judges import faithfulness
     from .sampling import SamplingSettings, generate
@@ -70,13 +74,18 @@ def negative_table(loaded, seed: int) -> str:
         "|---|---|---|---|---|---|",
     ]
     for label, make in negative_prompts().items():
+        if only and label not in only:
+            continue
         negatives = [make(scene) for scene in scenes]
         start = time.monotonic()
-        with torch.inference_mode():
-            images = generate(
-                loaded.model, loaded.clip, loaded.vae, prompts, negatives, seed, settings
-            )
-        f = faithfulness(loaded.classifier, images, captions)
+        if known and label in known:
+            f = known[label]
+        else:
+            with torch.inference_mode():
+                images = generate(
+                    loaded.model, loaded.clip, loaded.vae, prompts, negatives, seed, settings
+                )
+            f = faithfulness(loaded.classifier, images, captions)
         log.info(
             "negative %r: %.3f / %.3f (%.0f s)", label, f.mean, f.exact, time.monotonic() - start
         )
@@ -101,11 +110,12 @@ def main(argv: list[str]) -> None:
     p.add_argument(
         "--negatives-only", action="store_true", help="only log the negative-prompt table"
     )
+    p.add_argument("--negatives", nargs="*", default=None, help="labels of the rows to measure")
     args = p.parse_args(argv)
     setup(args.seed, args.threads)
     loaded = load_world(args.weights_dir)
     if args.negatives_only:
-        log.info("negative prompts:\n%s", negative_table(loaded, args.seed))
+        log.info("negative prompts:\n%s", negative_table(loaded, args.seed, only=args.negatives))
         return
     settings = SamplingSettings()
     scenes = world.split_scenes()[1]
@@ -134,7 +144,7 @@ def main(argv: list[str]) -> None:
         )
     train_captions = [t for t in train_prompts for _ in range(settings.images_per_prompt)]
     generated_train = faithfulness(loaded.classifier, train_images, train_captions)
-    negatives = negative_table(loaded, args.seed)
+    negatives = negative_table(loaded, args.seed, known={"empty": generated})
 
     n = settings.images_per_prompt
     rows = list(range(0, len(prompts), len(prompts) // SAMPLE_CAPTIONS))[:SAMPLE_CAPTIONS]

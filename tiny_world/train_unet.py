@@ -122,9 +122,12 @@ def main(argv: list[str]) -> None:
     rng = random.Random(args.seed + 3)
     gen = torch.Generator().manual_seed(args.seed + 3)
     budget, t0, step, expected = args.minutes * 60.0, time.monotonic(), 0, args.max_steps
+    encoding = 0.0  # seconds spent encoding new partial captions (mostly in the first steps)
     while step < args.max_steps and time.monotonic() - t0 < budget:
-        if step == 50:
-            expected = min(args.max_steps, int(50 * budget / (time.monotonic() - t0)))
+        if step == 50:  # the step count the budget allows, from the first 50 training steps
+            spent = max(1.0, time.monotonic() - t0 - encoding)
+            expected = min(args.max_steps, int(50 * (budget - encoding) / spent))
+            log.info("learning-rate schedule over %d steps", expected)
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, expected, args.lr, warmup=args.warmup)
         index = [rng.randrange(n) for _ in range(args.batch)]
@@ -137,8 +140,10 @@ def main(argv: list[str]) -> None:
                 texts.append(world.partial_caption(scenes[i], rng))
             else:
                 texts.append(data.captions[i])
+        tick = time.monotonic()
         for text in set(texts) - conds.keys():  # partial captions: a finite set, encoded once
             conds.update(encode_captions(clip, [text]))
+        encoding += time.monotonic() - tick
         cond = torch.stack([conds[t] for t in texts])  # (B, 77, D)
         x0 = latents[index]  # (B, 4, 8, 8)
         sigma = sigmas[torch.randint(0, len(sigmas), (args.batch,), generator=gen)]
