@@ -32,45 +32,24 @@ DEFAULT_PROMPTS = REPO_ROOT.parent / "shared" / "data" / "prompts_dev.json"
 log = logging.getLogger("benchmarks")
 
 # --- model configs ----------------------------------------------------------------------------
-# SD1.5's UNet at full width (320, context 768) with one level: the smallest layout ComfyUI's
-# detector still calls SD1.5 (scripts/make_sd15_checkpoint.py). Paired with the full CLIP-L text
-# encoder and the full SD VAE, it is the cost benchmarks' CPU model. ``SD15_FULL_UNET`` (an
-# empty override: the four-level 860M-parameter UNet) is what the GPU script runs.
-SD15_CPU_UNET: dict = {
-    "model_channels": 320,
-    "num_res_blocks": [1],
-    "channel_mult": [1],
-    "transformer_depth": [1],
-    "transformer_depth_output": [1, 1],
-    "transformer_depth_middle": 1,
-    "context_dim": 768,
-}
+# The cost benchmarks' CPU model is SD1.5's UNet at full width (320, context 768) with one
+# level, the smallest layout ComfyUI's detector still calls SD1.5 (shared with the generated
+# checkpoint), with the full CLIP-L text encoder and the full SD VAE. ``SD15_FULL_UNET`` (an
+# empty override: the four-level 860M-parameter UNet) is what the GPU script runs. The small
+# models of the search benchmark and the smoke test are the tests' (scripts/model_configs.py).
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+from model_configs import (  # noqa: E402
+    DETECTABLE_SD15_UNET as SD15_CPU_UNET,
+)
+from model_configs import (  # noqa: E402
+    TINY_EVALUATOR,
+    TINY_TEXT,
+    TINY_UNET,
+    TINY_VAE,
+)
+
 SD15_FULL_UNET: dict = {}
 
-# Small models for the search benchmark and the smoke test (the tests' tiny world, redefined
-# here because benchmarks import nothing from tests/).
-TINY_UNET: dict = {
-    "model_channels": 32,
-    "num_res_blocks": [1],
-    "channel_mult": [1],
-    "transformer_depth": [1],
-    "transformer_depth_output": [1, 1],
-    "context_dim": 64,
-    "num_heads": 2,
-}
-TINY_TEXT: dict = {
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "projection_dim": 64,
-}
-TINY_VAE: dict = {"ch": 32, "ch_mult": [1, 2, 2, 2], "num_res_blocks": 1}
-TINY_EVALUATOR: dict = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
-}
 # The paper's main metric is CLIP ViT-B/32; its architecture with random weights is the cost
 # benchmarks' scorer (scoring cost does not depend on the weights).
 COST_SCORER_ARCH = "ViT-B-32-quickgelu"
@@ -113,7 +92,8 @@ def setup(threads: int = 2, device: str = "cpu") -> None:
 
     torch.set_num_threads(threads)
     sys.path.insert(0, str(REPO_ROOT / "scripts"))
-    sys.path.insert(0, str(REPO_ROOT))
+    if str(REPO_ROOT) not in sys.path:  # for dpo_core; appended: ComfyUI owns the name `nodes`
+        sys.path.append(str(REPO_ROOT))
     from comfy_env import bootstrap_comfy, load_pack
 
     bootstrap_comfy()
@@ -201,9 +181,7 @@ def _save_weights(spec: ModelSpec, seed: int, model: Any, clip: Any, vae: Any) -
     tmp.replace(path)
 
 
-def build_backend(
-    models: tuple[Any, Any, Any], steps: int, size: int, cfg: float = 7.5
-) -> Any:
+def build_backend(models: tuple[Any, Any, Any], steps: int, size: int, cfg: float = 7.5) -> Any:
     from dpo_diff.nodes.comfy_backend import ComfyBackend, SamplingSettings
 
     model, clip, vae = models
@@ -448,7 +426,9 @@ def _plot_pil(path: Path, panels: Sequence[tuple[str, str, str, Sequence[Series]
             py = height - margin - (y - y0) / (y1 - y0) * (height - 2 * margin)
             return px, py
 
-        draw.rectangle([left + margin, margin, left + width - margin, height - margin], outline="black")
+        draw.rectangle(
+            [left + margin, margin, left + width - margin, height - margin], outline="black"
+        )
         draw.text((left + margin, 10), title, fill="black")
         draw.text((left + margin, height - 20), f"{xlabel}: {x0:g} .. {x1:g}", fill="black")
         draw.text((left + 5, 28), f"{ylabel}: {y0:.3g} .. {y1:.3g}", fill="black")

@@ -177,7 +177,9 @@ def run_worker(case: CostCase) -> dict[str, Any]:
         if line.startswith(RESULT_PREFIX):
             return json.loads(line[len(RESULT_PREFIX) :])
     tail = (proc.stderr or proc.stdout)[-2000:]
-    log.warning("%s at %d steps failed (exit %d): %s", case.label, case.steps, proc.returncode, tail)
+    log.warning(
+        "%s at %d steps failed (exit %d): %s", case.label, case.steps, proc.returncode, tail
+    )
     return {**asdict(case), "label": case.label, "failed": True, "error": tail[-500:]}
 
 
@@ -185,25 +187,38 @@ def cases(args: argparse.Namespace) -> list[CostCase]:
     out = []
     for steps in args.steps:
         for k in args.grad_steps:
-            out.append(CostCase(args.model, args.size, steps, "shortcut", k, args.repeats, args.threads))
+            out.append(
+                CostCase(args.model, args.size, steps, "shortcut", k, args.repeats, args.threads)
+            )
         if steps <= args.max_full_steps:
-            out.append(CostCase(args.model, args.size, steps, "full", steps, args.repeats, args.threads))
+            out.append(
+                CostCase(args.model, args.size, steps, "full", steps, args.repeats, args.threads)
+            )
     return out
 
 
 def ratios(results: list[dict[str, Any]], low: int, high: int) -> dict[str, float]:
-    """shortcut(high)/shortcut(low) and full/shortcut(K=1) at equal steps."""
+    """shortcut(high)/shortcut(low) and full/shortcut(K=1) at equal steps. A ratio over a zero
+    measurement (an RSS growth below the kernel's page accounting, say) is left out."""
     ok = {(r["label"], r["steps"]): r for r in results if not r.get("failed")}
     out: dict[str, float] = {}
+
+    def put(name: str, numerator: float, denominator: float) -> None:
+        if denominator:
+            out[name] = numerator / denominator
+
     for key in ("saved_activation_mib", "peak_rss_growth_mib", "seconds", "gradient_seconds"):
         for label in sorted({lab for lab, _ in ok if lab.startswith("shortcut")}):
             if (label, low) in ok and (label, high) in ok:
-                name = f"{label} {key}: {high}/{low} steps"
-                out[name] = ok[(label, high)][key] / ok[(label, low)][key]
+                put(
+                    f"{label} {key}: {high}/{low} steps",
+                    ok[(label, high)][key],
+                    ok[(label, low)][key],
+                )
         for steps in sorted({s for _, s in ok}):
             if ("full", steps) in ok and ("shortcut K=1", steps) in ok:
                 name = f"full/shortcut K=1 {key} at {steps} steps"
-                out[name] = ok[("full", steps)][key] / ok[("shortcut K=1", steps)][key]
+                put(name, ok[("full", steps)][key], ok[("shortcut K=1", steps)][key])
     return out
 
 
@@ -225,7 +240,12 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], args: argparse.N
     found = ratios(results, low, high)
     print()
     print(common.format_table(["ratio", "value"], [[k, v] for k, v in found.items()]))
-    data = {"machine": info, "arguments": _jsonable(vars(args)), "results": results, "ratios": found}
+    data = {
+        "machine": info,
+        "arguments": _jsonable(vars(args)),
+        "results": results,
+        "ratios": found,
+    }
     name = "gradient_cost" + ("_tiny" if args.tiny else "")
     common.write_json(args.out, name, data)
     panels = []

@@ -126,7 +126,9 @@ def build_sd1_clip(
     """A CLIP object (``comfy.sd.CLIP``) of SD1's kind, optionally with a smaller text model.
 
     ``text_overrides`` changes keys of CLIP-L's config (hidden_size, num_hidden_layers, ...);
-    the tokenizer is always SD1's. ``state_dict`` uses ComfyUI's ``clip_l.`` key layout.
+    the tokenizer is always SD1's. ``state_dict`` holds the text model's tensors
+    (``text_model.*``), with or without the ``clip_l.transformer.`` prefix that ``CLIP.get_sd()``
+    writes.
     """
     overrides = dict(text_overrides or {})
     clip_class = type("SD1ClipModel", (_SmallSD1ClipModel,), {"text_config": overrides})
@@ -135,7 +137,9 @@ def build_sd1_clip(
     if state_dict is None:
         fill_deterministic(clip.cond_stage_model, seed)
     else:
-        missing, unexpected = clip.load_sd(dict(state_dict))
+        prefix = "clip_l.transformer."
+        state = {k.removeprefix(prefix): v for k, v in state_dict.items()}
+        missing, unexpected = clip.load_sd(state)
         missing = [k for k in missing if "logit_scale" not in k and "text_projection" not in k]
         if missing:
             raise ValueError(f"text-encoder weights do not fit the config: missing {missing[:5]}")

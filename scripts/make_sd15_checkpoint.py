@@ -18,17 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
 from comfy_env import bootstrap_comfy, load_pack  # noqa: E402
-
-# The smallest UNet that ComfyUI still detects as SD1.5 (detection keys on width and context).
-DETECTABLE_SD15_UNET = {
-    "model_channels": 320,
-    "num_res_blocks": [1],
-    "channel_mult": [1],
-    "transformer_depth": [1],
-    "transformer_depth_output": [1, 1],
-    "transformer_depth_middle": 1,
-    "context_dim": 768,
-}
+from model_configs import DETECTABLE_SD15_UNET  # noqa: E402
 
 
 def make_checkpoint(path: Path, seed: int = 0) -> Path:

@@ -12,11 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-TINY_EVALUATOR = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
-}
+from model_configs import TINY_EVALUATOR
 
 
 def make_evaluator(path: Path, seed: int = 0, config: dict | None = None) -> Path:

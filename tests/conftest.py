@@ -12,25 +12,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
 from comfy_env import CACHE_DIR, bootstrap_comfy, load_pack  # noqa: E402
+from model_configs import TINY_TEXT, TINY_UNET, TINY_VAE  # noqa: E402
 
-# A small SD15 UNet (one level, width 32) with a matching small CLIP text model (width 64).
-TINY_UNET = {
-    "model_channels": 32,
-    "num_res_blocks": [1],
-    "channel_mult": [1],
-    "transformer_depth": [1],
-    "transformer_depth_output": [1, 1],
-    "context_dim": 64,
-    "num_heads": 2,
-}
-TINY_TEXT = {
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "projection_dim": 64,
-}
-TINY_VAE = {"ch": 32, "ch_mult": [1, 2, 2, 2], "num_res_blocks": 1}
 CHECKPOINT_NAME = "dpo_test_sd15.safetensors"
 
 
@@ -39,6 +22,19 @@ def comfy():
     """The real ComfyUI, importable in this process, running on CPU; returns the pack module."""
     bootstrap_comfy()
     return load_pack()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The tests' models are tiny: one thread is as fast, and it keeps this process from
+    spinning against the headless server (and anything else) on a 2-core machine, which
+    slowed tiny forward passes down a hundredfold."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 
 import torch
 
@@ -32,7 +31,7 @@ SMOKE_WORKFLOW = {
 }
 
 
-def test_tiny_models_are_comfy_classes_and_fast(tiny_sd1):
+def test_tiny_models_are_comfy_classes_and_differentiable(tiny_sd1):
     import comfy.model_base
     import comfy.sd
 
@@ -47,7 +46,6 @@ def test_tiny_models_are_comfy_classes_and_fast(tiny_sd1):
     unet = model.model
     encoder = sd1_text_encoder(clip)
     ids = torch.tensor([[49406, 320, 1929, 49407] + [49407] * 73])
-    start = time.perf_counter()
     rows = encoder.transformer.get_input_embeddings()(ids).detach().requires_grad_(True)
     hidden = encode_embeddings(encoder, rows)
     x = torch.randn(1, 4, 8, 8)
@@ -55,10 +53,8 @@ def test_tiny_models_are_comfy_classes_and_fast(tiny_sd1):
     x0 = unet.apply_model(x, sigma, c_crossattn=hidden)
     image = vae.first_stage_model.decode(x0 / 0.18215)
     image.square().mean().backward()
-    elapsed = time.perf_counter() - start
     assert rows.grad is not None and rows.grad.abs().sum() > 0
     assert torch.isfinite(image).all()
-    assert elapsed < 1.0, f"tiny models should run forward+backward well under 1 s, took {elapsed}"
 
 
 def test_generated_checkpoint_is_detected_as_sd15(sd15_checkpoint):
