@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Retrain every model of the tiny world, then write QUALITY.md and samples.png.
 # These are the commands that made the shipped weights (see tiny_world/weights/README.md).
-# About 50 minutes of wall clock on a busy 2-core CPU, 30 on an idle one. Run from the
+# About 50 minutes of wall clock on a busy 2-core CPU, 30 on an idle one (plus 20 for the
+# partial-caption fine-tuning at the end). Run from the
 # repository root after `make setup`. Trainers stop at --max-steps or --minutes, whichever
 # comes first; the learning-rate schedule follows the step count, so on a machine where
 # --minutes is not the limit the run repeats the shipped one's schedule.
