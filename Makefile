@@ -6,6 +6,7 @@ setup:
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 test: lint
 	.venv/bin/python -m pytest

@@ -59,7 +59,7 @@ def config_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, Any]:
 class HFClipAdapter(torch.nn.Module):
     """Gives a transformers ``CLIPModel`` the two calls ``OpenClipScorer`` makes."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: Any) -> None:  # transformers.CLIPModel (imported lazily)
         super().__init__()
         self.model = model
         self.context_length = int(model.config.text_config.max_position_embeddings)
@@ -101,6 +101,7 @@ def load_hf_clip_scorer(
             f"missing {missing[:3]}, unexpected {unexpected[:3]}"
         )
     adapter = HFClipAdapter(model)
-    size = int(model.config.vision_config.image_size)
+    vision: Any = model.config.vision_config
+    size = int(vision.image_size)
     scorer = OpenClipScorer(adapter, Path(path).stem, size, CLIP_MEAN, CLIP_STD)
     return scorer.to(device=device, dtype=dtype)

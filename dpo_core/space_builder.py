@@ -129,10 +129,10 @@ def estimate_tokens(text: str) -> int:
 
 def worst_case_text(space: SearchSpace, count_tokens: CountTokens) -> str:
     """The rendered text with every slot on its longest option (in tokens)."""
-    choice = [
-        max(range(len(slot.candidates)), key=lambda k, s=slot: count_tokens(s.candidates[k]))
-        for slot in space.slots
-    ]
+    choice = []
+    for slot in space.slots:
+        lengths = [count_tokens(c) for c in slot.candidates]
+        choice.append(lengths.index(max(lengths)))
     return space.render(choice)
 
 
