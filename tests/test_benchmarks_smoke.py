@@ -62,3 +62,17 @@ def test_gpu_script_dry_run(bench, tmp_path):
     bench("gpu_full_size").main(["--dry-run", "--threads", "1", "--out", str(tmp_path)])
     data = _check(tmp_path, "gpu_full_size_dry_run")
     assert data["hybrid"]["evaluations"] == 8 and data["hybrid"]["gradient_iterations"] == 2
+
+
+def test_faithfulness_tiny(bench, tmp_path):
+    out = tmp_path / "faithfulness.json"
+    args = "--prompts 1 --generations 1 --population 2 --gpo-iterations 1 --search-seeds 1"
+    bench("faithfulness").main([*args.split(), "--holdout-seeds", "1", "--steps", "3",
+                                "--threads", "1", "--out", str(out)])  # fmt: skip
+    data = json.loads(out.read_text())
+    assert out.with_suffix(".png").stat().st_size > 0
+    (row,) = data["rows"]
+    assert set(row["scores"]) == {"none", "hand", "random", "epo", "hybrid"}
+    assert row["negatives"]["none"] == "" and row["negatives"]["hand"]
+    for scores in row["scores"].values():
+        assert 0.0 <= scores["attributes"] <= 1.0 and scores["evaluator_loss"] >= 0.0
