@@ -50,8 +50,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--cfg", type=float, default=6.0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--space", choices=("wordnet", "vocabulary"), default="wordnet",
+        help="wordnet: the Search Space Builder's WordNet space of the caption; vocabulary: "
+        "every other value of each stated attribute in the world's own words (what an LLM told "
+        "the vocabulary, or a pasted space JSON, would give)",
+    )  # fmt: skip
     p.add_argument("--out", type=Path, default=common.RESULTS_DIR / "faithfulness.json")
     return p.parse_args(argv)
+
+
+def vocabulary_space(prompt: str) -> Any:
+    """One slot per attribute the caption states, options "" and every other value of that
+    attribute as the world's grammar says it ("green", "square", "on the left", ...)."""
+    from dpo_diff.tiny_world import world
+
+    from dpo_core.space import SearchSpace, Slot
+
+    values = {
+        "colour": tuple(world.COLOURS), "shape": world.SHAPES, "size": world.SIZES,
+        "layout": world.LAYOUTS, "background": tuple(world.BACKGROUNDS),
+    }  # fmt: skip
+    stated = world.parse_caption(prompt)
+    slots = []
+    for name in world.CAPTION_ORDER:
+        if name in stated:
+            top = world.CONTRASTS[name].get(stated[name])
+            others = [v for v in values[name] if v != stated[name]]
+            others.sort(key=lambda v: v != top)  # the hand-written contrast first
+            phrases = [world.attribute_phrases(name, v)[0] for v in others]
+            slots.append(Slot(stated[name], ("", *phrases), source="vocabulary"))
+    return SearchSpace(prompt=prompt, mode="negative", slots=tuple(slots))
 
 
 def hand_written(space: Any) -> tuple[int, ...]:
@@ -95,10 +124,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         epo = EPOConfig(args.population, half, half, args.population - half)
         rows = []
         for i, prompt in enumerate(prompts):
-            space = build_space(
-                prompt, "negative", "wordnet", 5, use_cache=False,
-                count_tokens=lambda text: len(backend.tokenize(text)),
-            ).space  # fmt: skip
+            if args.space == "vocabulary":
+                space = vocabulary_space(prompt)
+            else:
+                space = build_space(
+                    prompt, "negative", "wordnet", 5, use_cache=False,
+                    count_tokens=lambda text: len(backend.tokenize(text)),
+                ).space  # fmt: skip
             search_seeds = tuple(1000 * (i + 1) + s for s in range(args.search_seeds))
             holdout = [50_000 + 100 * i + s for s in range(args.holdout_seeds)]
             negatives = {"none": "", "hand": space.render(hand_written(space))}

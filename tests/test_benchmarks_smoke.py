@@ -64,11 +64,12 @@ def test_gpu_script_dry_run(bench, tmp_path):
     assert data["hybrid"]["evaluations"] == 8 and data["hybrid"]["gradient_iterations"] == 2
 
 
-def test_faithfulness_tiny(bench, tmp_path):
+@pytest.mark.parametrize("space", ["wordnet", "vocabulary"])
+def test_faithfulness_tiny(bench, tmp_path, space):
     out = tmp_path / "faithfulness.json"
     args = "--prompts 1 --generations 1 --population 2 --gpo-iterations 1 --search-seeds 1"
     bench("faithfulness").main([*args.split(), "--holdout-seeds", "1", "--steps", "3",
-                                "--threads", "1", "--out", str(out)])  # fmt: skip
+                                "--threads", "1", "--space", space, "--out", str(out)])  # fmt: skip
     data = json.loads(out.read_text())
     assert out.with_suffix(".png").stat().st_size > 0
     (row,) = data["rows"]
