@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import SearchConfig
-from .space import SearchSpace
+from .space import SearchSpace, parse_json_object
 
 RECORD_FORMAT_VERSION = 1
 
@@ -108,13 +108,7 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"run record is not valid JSON: {err}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"expected a JSON object for a run record, got {type(data).__name__}")
-        return cls.from_dict(data)
+        return cls.from_dict(parse_json_object(text, "run record"))
 
     def save(self, path: str | Path) -> None:
         """Write JSON atomically (a partial file never replaces a complete one)."""

@@ -39,7 +39,9 @@ class Slot:
         if len(self.candidates) < 1:
             raise ValueError(f"slot {self.word!r}: expected at least one candidate, got none")
         if len(set(self.candidates)) != len(self.candidates):
-            raise ValueError(f"slot {self.word!r}: candidates must be distinct, got {self.candidates}")
+            raise ValueError(
+                f"slot {self.word!r}: candidates must be distinct, got {self.candidates}"
+            )
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ class SearchSpace:
     prompt: str  # the user's (positive) prompt
     mode: Mode
     slots: tuple[Slot, ...]
-    base: str = ""  # negative mode: the user's own negative prompt, kept in front of the chosen words
+    base: str = (
+        ""  # negative mode: the user's own negative prompt, kept in front of the chosen words
+    )
     # positive mode: the prompt cut into pieces, "".join(pieces) == prompt; slots replace pieces
     pieces: tuple[str, ...] = field(default_factory=tuple)
 
@@ -177,10 +181,15 @@ class SearchSpace:
 
     @classmethod
     def from_json(cls, text: str) -> SearchSpace:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"search space is not valid JSON: {err}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"expected a JSON object for a search space, got {type(data).__name__}")
-        return cls.from_dict(data)
+        return cls.from_dict(parse_json_object(text, "search space"))
+
+
+def parse_json_object(text: str, what: str) -> dict:
+    """``text`` as a JSON object, or one ValueError naming ``what`` was being read."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{what} is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object for a {what}, got {type(data).__name__}")
+    return data
