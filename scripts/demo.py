@@ -60,27 +60,19 @@ def configure(api: dict, args: argparse.Namespace, checkpoint: str | None, evalu
     shrunk to a size that finishes in minutes (the tiny world is that size already)."""
     import torch
 
-    overrides: dict = {"seed": args.seed}
+    # CPU-sized defaults for a checkpoint run, then whatever the user asked for
+    overrides: dict = {}
     if checkpoint is not None and not torch.cuda.is_available():
-        overrides.update(width=64, height=64, steps=8)
-    overrides.update({k: v for k, v in (("steps", args.steps),) if v})
-    if args.size:
-        overrides.update(width=args.size, height=args.size)
-    budget = {
-        "iterations": args.iterations, "generations": args.generations,
-        "population": args.population,
-    }  # fmt: skip
-    if checkpoint is not None and not torch.cuda.is_available():
-        budget = {"iterations": 6, "generations": 2, "population": 6} | {
-            k: v for k, v in budget.items() if v
-        }
+        overrides = {"width": 64, "height": 64, "steps": 8, "iterations": 6, "generations": 2,
+                     "population": 6}  # fmt: skip
+    size = {"width": args.size, "height": args.size} if args.size else {}
+    asked = {"steps": args.steps, "iterations": args.iterations,
+             "generations": args.generations, "population": args.population}  # fmt: skip
+    overrides |= {"seed": args.seed, **size, **{k: v for k, v in asked.items() if v}}
     for node in api.values():
         inputs, kind = node["inputs"], node["class_type"]
         for key, value in overrides.items():
-            if key in inputs and not isinstance(inputs[key], list):
-                inputs[key] = value
-        for key, value in budget.items():
-            if value and key in inputs:
+            if key in inputs and not isinstance(inputs[key], list):  # links stay links
                 inputs[key] = value
         if kind == "CheckpointLoaderSimple":
             inputs["ckpt_name"] = checkpoint
