@@ -5,16 +5,11 @@ import math
 
 import pytest
 import torch
+from model_configs import TINY_EVALUATOR as TINY_CLIP  # scripts/, on the path via conftest
 from safetensors.torch import save_file
 
 from dpo_core.losses import objective, spherical_distance
 from dpo_core.scorers import SCORERS, OpenClipScorer, load_scorer
-
-TINY_CLIP = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
-}
 
 
 def test_spherical_distance_by_hand():
