@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from dpo_core.config import EPOConfig, GPOConfig, SearchConfig
     from dpo_core.search import optimize
-    from dpo_core.space_builder import build_space
+    from dpo_core.spaces.builder import build_space
 
     with gradient_mode():
         world = load_world()

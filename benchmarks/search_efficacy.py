@@ -2,7 +2,7 @@
 sampling and the hybrid, on small random-weight SD1 models through ComfyUI (benchmark 4).
 
 For each of the first ``--num-prompts`` development prompts, a negative-mode search space is
-built from WordNet (``dpo_core.space_builder``), and every method runs ``--repeats`` times, each
+built from WordNet (``dpo_core.spaces.builder``), and every method runs ``--repeats`` times, each
 repeat with its own search seeds, held-out seeds and search random state. Every method spends
 the same number of full evaluations (``generations * population``); GPO and the hybrid also
 spend ``--gpo-iterations`` gradient iterations, which are not counted in that budget (as in the
@@ -44,7 +44,7 @@ def build_space(prompt: str, backend: Any, candidates: int, max_slots: int) -> A
     from dataclasses import replace
 
     from dpo_core.space import SearchSpace, Slot
-    from dpo_core.space_builder import build_space as build
+    from dpo_core.spaces.builder import build_space as build
 
     def count_tokens(text: str) -> int:
         return len(backend.tokenize(text))

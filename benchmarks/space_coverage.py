@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dpo_core.wordnet_data import load_wordnet  # noqa: E402
-from dpo_core.wordnet_source import WordNetSettings, warm_up, wordnet_candidates  # noqa: E402
-from dpo_core.words import analyze  # noqa: E402
+from dpo_core.spaces.wordnet_data import load_wordnet  # noqa: E402
+from dpo_core.spaces.wordnet_source import WordNetSettings, warm_up, wordnet_candidates  # noqa: E402
+from dpo_core.spaces.words import analyze  # noqa: E402
 
-DEFAULT_PROMPTS = Path("/work/shared/data/prompts_dev.json")
+DEFAULT_PROMPTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "prompts_dev.json"  # ../shared beside the checkout
 SEED = 0
 SAMPLE_ROWS = 20
 

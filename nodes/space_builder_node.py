@@ -6,9 +6,9 @@ import logging
 
 from comfy_api.latest import io
 
-from dpo_core.llm_source import LLMSettings
 from dpo_core.space import MODES
-from dpo_core.space_builder import SOURCE_NAMES, build_space, preview
+from dpo_core.spaces.builder import SOURCE_NAMES, build_space, preview
+from dpo_core.spaces.llm import LLMSettings
 
 from .io_types import CATEGORY, SearchSpaceIO
 

@@ -17,6 +17,14 @@ from model_configs import TINY_TEXT, TINY_UNET, TINY_VAE  # noqa: E402
 CHECKPOINT_NAME = "dpo_test_sd15.safetensors"
 
 
+def pytest_collection_modifyitems(items):
+    """Mark every test that needs the headless server, so ``pytest -m "not server"`` runs the
+    fast in-process tests alone."""
+    for item in items:
+        if "comfy_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server)
+
+
 @pytest.fixture(scope="session")
 def comfy():
     """The real ComfyUI, importable in this process, running on CPU; returns the pack module."""

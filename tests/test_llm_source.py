@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dpo_core.llm_source import LLMError, LLMSettings, llm_candidates, parse_candidates
-from dpo_core.space_builder import build_space
-from dpo_core.words import analyze
+from dpo_core.spaces.builder import build_space
+from dpo_core.spaces.llm import LLMError, LLMSettings, llm_candidates, parse_candidates
+from dpo_core.spaces.words import analyze
 
 SECRET = "sk-test-0123456789abcdef"
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from dpo_core.negative_library import GROUPS
 from dpo_core.space import SearchSpace
-from dpo_core.space_builder import SOURCE_NAMES, build_space, estimate_tokens, preview
+from dpo_core.spaces.builder import SOURCE_NAMES, build_space, estimate_tokens, preview
+from dpo_core.spaces.library import GROUPS
 
 PROMPT = "Orange and brown (cat:1.2) sitting on top of white shoes."
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from dpo_core.wordnet_source import WordNetSettings, antonyms, wordnet_candidates
-from dpo_core.words import analyze
+from dpo_core.spaces.wordnet_source import WordNetSettings, antonyms, wordnet_candidates
+from dpo_core.spaces.words import analyze
 
 SETTINGS = WordNetSettings()
 
@@ -100,8 +100,8 @@ def test_candidates_do_not_depend_on_the_hash_seed():
     import sys
 
     code = (
-        "from dpo_core.wordnet_source import WordNetSettings, wordnet_candidates;"
-        "from dpo_core.words import analyze;"
+        "from dpo_core.spaces.wordnet_source import WordNetSettings, wordnet_candidates;"
+        "from dpo_core.spaces.words import analyze;"
         "print(wordnet_candidates(analyze('a plane flying over a tree'), 'negative',"
         " WordNetSettings()))"
     )
@@ -118,7 +118,7 @@ def test_candidates_do_not_depend_on_the_hash_seed():
 def test_space_building_is_fast_after_loading():
     import time
 
-    from dpo_core.wordnet_source import warm_up
+    from dpo_core.spaces.wordnet_source import warm_up
 
     warm_up()
     analysis = analyze("menacing skeleton with a doctors coat and a scalpel in one hand")

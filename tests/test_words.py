@@ -1,7 +1,7 @@
 """Word analysis against the real WordNet data."""
 
-from dpo_core.inflection import inflect
-from dpo_core.words import analyze
+from dpo_core.spaces.inflection import inflect
+from dpo_core.spaces.words import analyze
 
 
 def _word(analysis, text):

@@ -7,7 +7,7 @@ terms are short and plain on purpose: every one of them costs tokens in the 75-t
 
 from __future__ import annotations
 
-from .space import Slot
+from ..space import Slot
 
 LIBRARY_SOURCE = "library"
 

@@ -24,20 +24,17 @@ settings; steps 4-5 run on every call because they depend on the caller's functi
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
+from ..space import MODES, NEGATIVE_SEPARATOR, Mode, SearchSpace, Slot
+from .cache import cache_key, read_cache, write_cache
 from .inflection import match_case
-from .llm_source import LLMError, LLMSettings, llm_candidates
-from .negative_library import library_slots
-from .space import MODES, NEGATIVE_SEPARATOR, Mode, SearchSpace, Slot
-from .wordnet_data import cache_dir
+from .library import library_slots
+from .llm import LLMError, LLMSettings, llm_candidates
 from .wordnet_source import WordNetSettings, wordnet_candidates
 from .words import PromptAnalysis, analyze
 
@@ -253,40 +250,6 @@ def filter_rewrites(space: SearchSpace, keep: KeepRewrite) -> tuple[SearchSpace,
     return replace(space, slots=tuple(slots)), (message,)
 
 
-# --- cache -----------------------------------------------------------------------------------
-def _cache_key(settings: dict) -> str:
-    text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _cache_path(key: str) -> Path:
-    return cache_dir() / "spaces" / f"{key}.json"
-
-
-def _read_cache(key: str) -> tuple[SearchSpace, tuple[str, ...]] | None:
-    path = _cache_path(key)
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return SearchSpace.from_dict(data["space"]), tuple(data.get("warnings", ()))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        log.warning("ignoring unreadable cached search space %s: %s", path, err)
-        return None
-
-
-def _write_cache(key: str, space: SearchSpace, warnings: tuple[str, ...]) -> None:
-    path = _cache_path(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        data = {"space": space.to_dict(), "warnings": list(warnings)}
-        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as err:
-        log.warning("could not cache the search space in %s: %s", path, err)
-
-
 # --- public ----------------------------------------------------------------------------------
 def build_space(
     prompt: str,
@@ -343,8 +306,8 @@ def build_space(
             "negative_prompt": negative_prompt,
             "llm": llm.public_dict() if source in _USES_LLM else None,
         }
-        key = _cache_key(settings)
-        cached = _read_cache(key) if use_cache else None
+        key = cache_key(settings)
+        cached = read_cache(key) if use_cache else None
         if cached is not None:
             space, cached_warnings = cached
             warnings.extend(cached_warnings)
@@ -365,7 +328,7 @@ def build_space(
             else:
                 space = _positive_space(analysis, found.candidates, source)
             if use_cache and not found.fell_back:
-                _write_cache(key, space, found.warnings)
+                write_cache(key, space, found.warnings)
     if keep is not None:
         space, notes = filter_rewrites(space, keep)
         warnings.extend(notes)
