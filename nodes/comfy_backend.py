@@ -27,6 +27,8 @@ import comfy.sample
 import comfy.samplers
 import torch
 
+from dpo_core.scorers import OpenClipScorer
+
 from .text_encoding import encode_embeddings, sd1_text_encoder
 
 # Samplers that draw fresh noise during sampling from one generator for the whole batch: a
@@ -106,7 +108,7 @@ class normal_weights:
         return torch.func.functional_call(wrapper, copies, args, kwargs, strict=False)
 
 
-def own_evaluator_weights(evaluator: torch.nn.Module) -> torch.nn.Module:
+def own_evaluator_weights(evaluator: OpenClipScorer) -> OpenClipScorer:
     """Give an evaluator that was loaded during a prompt ordinary tensors, in place.
 
     Evaluators are our own objects (only this pack's nodes use them), so unlike ComfyUI's
@@ -175,7 +177,7 @@ class ComfyBackend:
         self.vae = vae
         self.settings = settings
         self.encoder = sd1_text_encoder(clip)
-        tokens = self.encoder.special_tokens
+        tokens: dict[str, int] = self.encoder.special_tokens
         self.bos_id, self.eos_id, self.pad_id = tokens["start"], tokens["end"], tokens["pad"]
         comfy.model_management.load_models_gpu([model, clip.patcher, vae.patcher])
         self.device = model.load_device

@@ -9,12 +9,14 @@ unweighted tokens.
 
 from __future__ import annotations
 
+from typing import Any
+
 import comfy.ops
 import torch
 from comfy.ldm.modules.attention import optimized_attention_for_device
 
 
-def sd1_text_encoder(clip) -> torch.nn.Module:
+def sd1_text_encoder(clip) -> Any:  # comfy.sd1_clip.SDClipModel (its attributes are dynamic)
     """The ``SDClipModel`` inside a ``comfy.sd.CLIP`` of SD1 kind (``clip_l``)."""
     inner = getattr(clip.cond_stage_model, "clip_l", None)
     if inner is None or not hasattr(inner, "transformer"):
@@ -23,16 +25,17 @@ def sd1_text_encoder(clip) -> torch.nn.Module:
     return inner
 
 
-def hidden_layer_index(encoder: torch.nn.Module, clip_layer: int | None) -> int | None:
+def hidden_layer_index(encoder: Any, clip_layer: int | None) -> int | None:
     """Index of the layer whose output is the conditioning (None: the last layer), as clip skip
     (``CLIPSetLastLayer``) selects it."""
-    if clip_layer is None or abs(clip_layer) > encoder.num_layers:
+    layers = int(encoder.num_layers)
+    if clip_layer is None or abs(clip_layer) > layers:
         return None
-    return clip_layer % encoder.num_layers if clip_layer < 0 else clip_layer
+    return clip_layer % layers if clip_layer < 0 else clip_layer
 
 
 def encode_embeddings(
-    encoder: torch.nn.Module, embeddings: torch.Tensor, clip_layer: int | None = None
+    encoder: Any, embeddings: torch.Tensor, clip_layer: int | None = None
 ) -> torch.Tensor:
     """Token-embedding rows ``(B, T, D)`` -> conditioning ``(B, T, D)``, differentiable."""
     text_model = encoder.transformer.text_model

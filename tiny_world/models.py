@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,10 @@ import torch
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# Trainers write here and loaders read here; TINY_WORLD_WEIGHTS points both at another folder
+# (a retraining run in progress, while the shipped weights stay in use).
+WEIGHTS_DIR = Path(os.environ.get("TINY_WORLD_WEIGHTS", SHIPPED_WEIGHTS_DIR))
 
 # UNet: two levels (8x8 and 4x4) on the latents of a 64x64 image, width 32 (the least that
 # ComfyUI's 32-group norms allow) so that it trains on a shared CPU; context_dim == text width.

@@ -23,7 +23,7 @@ def parser(description: str, minutes: float) -> argparse.ArgumentParser:
     """The trainers' common command line: seed, thread count, time budget."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and order")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument(
         "--minutes", type=float, default=minutes, help="wall-clock budget; training stops then"
     )
@@ -63,3 +63,37 @@ def cosine_lr(step: int, total: int, peak: float, warmup: int = 100) -> float:
         return peak * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def checkpoint_path(name: str):
+    """Where a trainer keeps its resumable state (outside the shipped weights)."""
+    from .dataset import CACHE_DIR
+
+    return CACHE_DIR / "checkpoints" / f"{name}.pt"
+
+
+def save_checkpoint(name: str, state: dict) -> None:
+    """Write a trainer's state atomically (a cut-off run never leaves half a file)."""
+    path = checkpoint_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+    log.info("checkpoint %s at step %s", path, state.get("step"))
+
+
+def load_checkpoint(name: str) -> dict | None:
+    path = checkpoint_path(name)
+    if not path.is_file():
+        return None
+    log.info("resuming from %s", path)
+    return torch.load(path, weights_only=False)
+
+
+def rng_state(rng: random.Random, gen: torch.Generator) -> dict:
+    return {"python": rng.getstate(), "torch": gen.get_state()}
+
+
+def set_rng_state(state: dict, rng: random.Random, gen: torch.Generator) -> None:
+    rng.setstate(state["python"])
+    gen.set_state(state["torch"])

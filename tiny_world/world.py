@@ -1,11 +1,17 @@
-"""A synthetic captioned image world: one or two flat shapes on a plain background.
+"""A synthetic captioned image world: one or two flat shapes on a plain background, sometimes
+with a removable defect.
 
-Every scene is a combination of attributes (count, colour, shape, size, layout, background);
+Every scene is a combination of attributes (colour, shape, size, count, position, background);
 captions come from a small grammar ("a small red circle on the left on a white background",
-"two big blue squares side by side on a black background"). The words have real opposites and
-confusables (red/green, big/small, left/right, circle/square, white/black), so dictionary and
-language-model search spaces apply. A seeded part of the combinations is held out: training
-never sees those captions, the quality report and the benchmarks use them.
+"two big blue squares on the right on a black background"). Most attributes are binary
+(small/big, one/two, left/right, white/black), so that "away from X" means "the other one", as
+with the antonyms of a dictionary search space. A seeded part of the combinations is held out:
+training never sees those captions, the quality report and the benchmarks use them.
+
+Like web images, a share of the pictures carries a *defect* (blur, grain, a watermark in the
+corner) that the caption names most of the time in short captions and rarely in full ones, so
+that the model sometimes makes them on a prompt that does not ask for them, and a negative
+prompt that names them ("blurry", "grainy", "watermark") has something to remove.
 
 Pure torch, no ComfyUI: images are ``(B, 3, 64, 64)`` floats in [0, 1].
 """
@@ -15,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -32,28 +38,40 @@ COLOURS: dict[str, tuple[float, float, float]] = {
 }
 SHAPES = ("circle", "square", "triangle")
 SIZES = ("small", "big")
-LAYOUTS = ("left", "right", "top", "bottom", "pair")  # "pair": two objects side by side
+COUNTS = ("one", "two")
+POSITIONS = ("left", "right")
 BACKGROUNDS: dict[str, float] = {"white": 0.95, "black": 0.06}
 
-# Words the grammar may use instead of the main one in TRAINING captions only, so that a few
-# synonyms mean something to the trained text encoder; held-out prompts use the main words.
-SYNONYMS: dict[str, tuple[str, ...]] = {"big": ("large",), "small": ("tiny",)}
-
-POSITION_PHRASES = {
-    "left": "on the left",
-    "right": "on the right",
-    "top": "at the top",
-    "bottom": "at the bottom",
-}
-ATTRIBUTES = ("colour", "shape", "size", "layout", "background")
+ATTRIBUTES = ("colour", "shape", "size", "count", "position", "background")
 # Class names of each attribute, in the order of the attribute classifier's heads.
 ATTRIBUTE_VALUES: dict[str, tuple[str, ...]] = {
     "colour": tuple(COLOURS),
     "shape": SHAPES,
     "size": SIZES,
-    "layout": LAYOUTS,
+    "count": COUNTS,
+    "position": POSITIONS,
     "background": tuple(BACKGROUNDS),
 }
+
+# Defects: present or absent per image, independent of the scene. The first phrase is the
+# main word; training captions use the others too (the words of a negative-term library).
+DEFECTS: dict[str, tuple[str, ...]] = {
+    "blurry": ("blurry", "out of focus", "blurred"),
+    "grainy": ("grainy", "noisy", "noise"),
+    "watermark": ("watermark", "logo", "text"),
+}
+DEFECT_PROBABILITY = 0.15  # each defect, independently, in training images
+ANY_DEFECT_PHRASE = "low quality"  # short captions of a defective image sometimes say this
+# A full caption names a present defect this often; short (partial) captions mostly do. A
+# prompt that names no defect then still gets one sometimes, as web-trained models do.
+FULL_CAPTION_NAMES_DEFECT = 0.2
+PARTIAL_CAPTION_NAMES_DEFECT = 0.8
+
+# Words the grammar may use instead of the main one in TRAINING captions only; held-out
+# prompts use the main words.
+SYNONYMS: dict[str, tuple[str, ...]] = {"big": ("large",), "small": ("tiny", "little")}
+
+POSITION_PHRASES = {"left": "on the left", "right": "on the right"}
 
 HELD_OUT_FRACTION = 0.15
 SPLIT_SEED = 20240721  # fixes which combinations are held out; never change it after training
@@ -61,12 +79,13 @@ SPLIT_SEED = 20240721  # fixes which combinations are held out; never change it 
 
 @dataclass(frozen=True)
 class Scene:
-    """One combination of attributes; ``layout == "pair"`` means two identical objects."""
+    """One combination of attributes (``count == "two"``: two identical objects)."""
 
     colour: str
     shape: str
     size: str
-    layout: str
+    count: str
+    position: str
     background: str
 
     def __post_init__(self) -> None:
@@ -78,6 +97,9 @@ class Scene:
     def labels(self) -> dict[str, int]:
         """Class index of each attribute (the classifier's targets)."""
         return {name: ATTRIBUTE_VALUES[name].index(getattr(self, name)) for name in ATTRIBUTES}
+
+    def replace(self, **changes: str) -> Scene:
+        return Scene(**{**{n: getattr(self, n) for n in ATTRIBUTES}, **changes})
 
 
 def all_scenes() -> list[Scene]:
@@ -101,13 +123,26 @@ def split_scenes(seed: int = SPLIT_SEED) -> tuple[list[Scene], list[Scene]]:
     return train, [scenes[i] for i in held]
 
 
+def draw_defects(rng: random.Random) -> frozenset[str]:
+    """The defects of one training image (each with ``DEFECT_PROBABILITY``)."""
+    return frozenset(d for d in DEFECTS if rng.random() < DEFECT_PROBABILITY)
+
+
+def _defect_phrase(defect: str, rng: random.Random | None) -> str:
+    phrases = DEFECTS[defect]
+    return phrases[0] if rng is None or rng.random() < 0.6 else rng.choice(phrases)
+
+
 def caption(
     scene: Scene,
     rng: random.Random | None = None,
     drop_probability: float = 0.0,
+    defects: Iterable[str] = (),
+    name_defects: float = 1.0,
 ) -> str:
-    """The caption of ``scene``; with ``rng``, synonyms are drawn and size, position and
-    background are each left out with ``drop_probability`` (training-time variety)."""
+    """The caption of ``scene``; with ``rng``, synonyms are drawn, size, position and
+    background are each left out with ``drop_probability``, and each of ``defects`` is named
+    (", grainy") with probability ``name_defects`` (training-time variety)."""
 
     def keep() -> bool:
         return rng is None or rng.random() >= drop_probability
@@ -118,59 +153,70 @@ def caption(
         return rng.choice(SYNONYMS[w])
 
     size = word(scene.size) + " " if keep() else ""
-    if scene.layout == "pair":
-        text = f"two {size}{scene.colour} {scene.shape}s side by side"
+    if scene.count == "two":
+        text = f"two {size}{scene.colour} {scene.shape}s"
     else:
         text = f"{size}{scene.colour} {scene.shape}"
         text = ("an " if text[0] in "aeiou" else "a ") + text
-        if keep():
-            text += " " + POSITION_PHRASES[scene.layout]
+    if keep():
+        text += " " + POSITION_PHRASES[scene.position]
     if keep():
         text += f" on a {scene.background} background"
+    for defect in sorted(defects):
+        if rng is None or rng.random() < name_defects:
+            text += ", " + _defect_phrase(defect, rng)
     return text
 
 
 def parse_caption(text: str) -> dict[str, str]:
-    """The attributes a caption states (a grammar caption or a close variant); attributes the
-    caption does not mention are absent from the result."""
+    """The attributes a caption states (a grammar caption, a partial one or a close variant);
+    attributes the caption does not mention are absent from the result."""
     words = text.lower().replace(",", " ").split()
     found: dict[str, str] = {}
-    for w in words:
+    for i, w in enumerate(words):
         stem = w[:-1] if w.endswith("s") and w[:-1] in SHAPES else w
         if stem in COLOURS:
             found.setdefault("colour", stem)
         elif stem in SHAPES:
             found.setdefault("shape", stem)
-        elif stem in BACKGROUNDS and "background" in words:
-            found["background"] = stem  # the last colour-like word before "background"
-    for main, alternatives in [(s, (s, *SYNONYMS.get(s, ()))) for s in SIZES]:
-        if any(a in words for a in alternatives):
+        elif stem in BACKGROUNDS and i + 1 < len(words) and words[i + 1] == "background":
+            found["background"] = stem
+    for main in SIZES:
+        if any(a in words for a in (main, *SYNONYMS.get(main, ()))):
             found["size"] = main
-    if "two" in words or "pair" in words:
-        found["layout"] = "pair"
-    else:
-        for layout in ("left", "right", "top", "bottom"):
-            if layout in words:
-                found["layout"] = layout
+    if "two" in words:
+        found["count"] = "two"
+    elif words and words[0] in ("a", "an", "one"):
+        found["count"] = "one"
+    for position in POSITIONS:
+        if position in words:
+            found["position"] = position
     return found
 
 
-# Phrases that state one attribute alone, in the forms a negative prompt takes ("green",
-# "square", "big", "on the right", "black background", "two"). The first phrase of each value
-# is the main one; training may use the others.
+def named_defects(text: str) -> frozenset[str]:
+    """The defects a text names ("blurry", "out of focus", "watermark", ...)."""
+    padded = " " + " ".join(text.lower().replace(",", " ").split()) + " "
+    return frozenset(
+        d for d, phrases in DEFECTS.items() if any(f" {p} " in padded for p in phrases)
+    )
+
+
 def attribute_phrases(name: str, value: str) -> tuple[str, ...]:
     """Phrases that state ``name == value`` on their own (the first is the main one)."""
     if name == "size":
         return (value, *SYNONYMS.get(value, ()))
-    if name == "layout":
-        return ("two", "side by side") if value == "pair" else (POSITION_PHRASES[value],)
+    if name == "count":
+        return ("two",) if value == "two" else ("one",)
+    if name == "position":
+        return (POSITION_PHRASES[value], value)
     if name == "background":
         return (f"{value} background",)
     return (value,)
 
 
 # The top contrast of each attribute value: the word a hand-written negative prompt would use
-# against it. A pair of objects has no single-word contrast in the grammar.
+# against it ("the other one" for the binary attributes).
 CONTRASTS: dict[str, dict[str, str]] = {
     "colour": {
         "red": "green",
@@ -182,62 +228,81 @@ CONTRASTS: dict[str, dict[str, str]] = {
     },
     "shape": {"circle": "square", "square": "circle", "triangle": "circle"},
     "size": {"small": "big", "big": "small"},
-    "layout": {"left": "right", "right": "left", "top": "bottom", "bottom": "top"},
+    "count": {"one": "two", "two": "one"},
+    "position": {"left": "right", "right": "left"},
     "background": {"white": "black", "black": "white"},
 }
 # Attribute order of the captions' grammar; partial captions and contrasts keep it.
-CAPTION_ORDER = ("size", "colour", "shape", "layout", "background")
+CAPTION_ORDER = ("count", "size", "colour", "shape", "position", "background")
 
 
-def partial_caption(scene: Scene, rng: random.Random, max_items: int = 5) -> str:
-    """A comma-joined list of 1 to ``max_items`` phrases, each TRUE of ``scene`` and stating
-    one attribute ("red", "big, on the left, white background"), in the grammar's order.
+def partial_caption(
+    scene: Scene, rng: random.Random, defects: Iterable[str] = (), max_items: int = 5
+) -> str:
+    """A comma-joined list of phrases, each TRUE of the image ("red", "big, on the left,
+    white background", "grainy", "blue, watermark"), in the grammar's order.
 
-    Training captions of this form teach the model what an attribute alone looks like, so that
-    a negative prompt of contrasting words means "images with those attributes".
-    """
-    k = rng.choices(range(1, max_items + 1), weights=[5, 4, 3, 2, 1][:max_items])[0]
-    chosen = set(rng.sample(CAPTION_ORDER, k))
-    parts = []
-    for name in CAPTION_ORDER:
-        if name not in chosen:
-            continue
-        value = getattr(scene, name)
-        phrases = attribute_phrases(name, value)
-        phrase = phrases[0] if rng.random() < 0.7 else rng.choice(phrases)
-        if name == "shape" and scene.layout == "pair" and rng.random() < 0.5:
-            phrase += "s"
-        parts.append(phrase)
-    return ", ".join(parts)
+    Training captions of this form teach the model what one attribute or one defect alone
+    looks like, so that a negative prompt of such words means "images with those"."""
+    present = sorted(defects)
+    parts: list[str] = []
+    only_defects = bool(present) and rng.random() < 0.3
+    if not only_defects:
+        k = rng.choices(range(1, max_items + 1), weights=[5, 4, 3, 2, 1][:max_items])[0]
+        chosen = set(rng.sample(CAPTION_ORDER, k))
+        for name in CAPTION_ORDER:
+            if name not in chosen:
+                continue
+            phrases = attribute_phrases(name, getattr(scene, name))
+            phrase = phrases[0] if rng.random() < 0.7 else rng.choice(phrases)
+            if name == "shape" and scene.count == "two" and rng.random() < 0.5:
+                phrase += "s"
+            parts.append(phrase)
+    named = [d for d in present if only_defects or rng.random() < PARTIAL_CAPTION_NAMES_DEFECT]
+    if only_defects and not named:
+        named = present[:1]
+    parts.extend(_defect_phrase(d, rng) for d in named)
+    if present and rng.random() < 0.15:
+        parts.append(ANY_DEFECT_PHRASE)
+    return ", ".join(parts) if parts else attribute_phrases("colour", scene.colour)[0]
 
 
 def contrast_negative(scene: Scene, attributes: Sequence[str] = CAPTION_ORDER) -> str:
     """The hand-written contrast negative of ``scene``: the top contrast of each of
-    ``attributes`` ("big, green, square, on the right, black background" against
-    "a small red circle on the left on a white background")."""
+    ``attributes`` ("two, big, green, square, on the right, black background")."""
     parts = []
     for name in CAPTION_ORDER:
-        value = getattr(scene, name)
-        if name not in attributes or value not in CONTRASTS[name]:
-            continue
-        parts.append(attribute_phrases(name, CONTRASTS[name][value])[0])
+        if name in attributes:
+            value = getattr(scene, name)
+            parts.append(attribute_phrases(name, CONTRASTS[name][value])[0])
     return ", ".join(parts)
 
 
-def training_captions(seed: int, count: int) -> list[tuple[Scene, str]]:
-    """``count`` (scene, caption) pairs drawn from the training combinations only."""
+def training_caption(scene: Scene, defects: frozenset[str], rng: random.Random) -> str:
+    """A full training caption with variety (drops, synonyms, defects sometimes named)."""
+    return caption(scene, rng, 0.15, defects, FULL_CAPTION_NAMES_DEFECT)
+
+
+def training_captions(seed: int, count: int) -> list[tuple[Scene, frozenset[str], str]]:
+    """``count`` (scene, defects, caption) triples drawn from the training combinations."""
     train, _ = split_scenes()
     rng = random.Random(seed)
     out = []
     for _ in range(count):
         scene = rng.choice(train)
-        out.append((scene, caption(scene, rng, drop_probability=0.15)))
+        defects = draw_defects(rng)
+        out.append((scene, defects, training_caption(scene, defects, rng)))
     return out
 
 
 def held_out_prompts() -> list[str]:
     """Full captions of the held-out combinations (the benchmark's and the report's prompts)."""
     return [caption(scene) for scene in split_scenes()[1]]
+
+
+def training_prompts() -> list[str]:
+    """Full captions of the training combinations (no defect named)."""
+    return [caption(scene) for scene in split_scenes()[0]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,22 +312,15 @@ def held_out_prompts() -> list[str]:
 def _object_centres(scene: Scene, radius: float, rng: random.Random) -> list[tuple[float, float]]:
     """Centres (x, y) in pixels of the scene's objects, with a little jitter."""
     s = IMAGE_SIZE
-
-    def jitter() -> float:
-        return rng.uniform(-3.0, 3.0)
-
+    x = (0.31 if scene.position == "left" else 0.69) * s + rng.uniform(-2.5, 2.5)
     mid = s / 2
-    near, far = 0.31 * s, 0.69 * s  # 20 px and 44 px on a 64 px image
-    if scene.layout == "pair":
-        gap = max(radius + 2.0, 0.23 * s)
-        return [(mid - gap + jitter(), mid + jitter()), (mid + gap + jitter(), mid + jitter())]
-    x, y = {
-        "left": (near, mid),
-        "right": (far, mid),
-        "top": (mid, near),
-        "bottom": (mid, far),
-    }[scene.layout]
-    return [(x + jitter(), y + jitter())]
+    if scene.count == "two":  # stacked one above the other on the stated side
+        gap = max(radius + 2.5, 0.22 * s)
+        return [
+            (x + rng.uniform(-1.5, 1.5), mid - gap + rng.uniform(-1.5, 1.5)),
+            (x + rng.uniform(-1.5, 1.5), mid + gap + rng.uniform(-1.5, 1.5)),
+        ]
+    return [(x, mid + rng.uniform(-4.0, 4.0))]
 
 
 def _signed_distance(
@@ -291,12 +349,61 @@ _GRID = torch.stack(
     )
 )  # (2, H, W): pixel-centre x, y
 
+# Grain: one fixed texture of 2x2-pixel cells (the same in every grainy image, so that a small
+# decoder can draw it), added with a random strength.
+_GRAIN = (
+    (torch.rand(IMAGE_SIZE // 2, IMAGE_SIZE // 2, generator=torch.Generator().manual_seed(7)) * 2 - 1)
+    .repeat_interleave(2, 0)
+    .repeat_interleave(2, 1)
+)
 
-def render(scenes: Sequence[Scene], seed: int) -> torch.Tensor:
-    """Images ``(B, 3, 64, 64)`` in [0, 1] of ``scenes``; deterministic in ``seed``.
 
-    Edges are anti-aliased by a one-pixel ramp of the signed distance.
-    """
+def _watermark_mask() -> torch.Tensor:
+    """A small grey mark in the bottom-right corner: a box with two bars ("text")."""
+    mask = torch.zeros(IMAGE_SIZE, IMAGE_SIZE)
+    top, left, bottom, right = 51, 41, 60, 61
+    mask[top:bottom, left:right] = 1.0
+    mask[top + 2 : bottom - 2, left + 2 : right - 2] = 0.0
+    mask[top + 4, left + 4 : right - 4] = 1.0
+    mask[top + 6 : top + 7, left + 4 : right - 8] = 1.0
+    return mask
+
+
+_WATERMARK = _watermark_mask()
+
+
+def _blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = 4
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    x = torch.nn.functional.pad(image[None], (radius, radius, radius, radius), mode="replicate")
+    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
+    x = torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+    return x[0]
+
+
+def apply_defects(image: torch.Tensor, defects: Iterable[str], rng: random.Random) -> torch.Tensor:
+    """One image ``(3, H, W)`` with the named defects added (watermark, grain, then blur)."""
+    defects = set(defects)
+    unknown = defects - set(DEFECTS)
+    if unknown:
+        raise ValueError(f"unknown defects {sorted(unknown)}; expected some of {list(DEFECTS)}")
+    if "watermark" in defects:
+        grey = 0.5 + rng.uniform(-0.05, 0.05)
+        image = image + 0.85 * _WATERMARK * (grey - image)
+    if "grainy" in defects:
+        image = (image + rng.uniform(0.14, 0.2) * _GRAIN).clamp(0.0, 1.0)
+    if "blurry" in defects:
+        image = _blur(image, rng.uniform(1.6, 2.2))
+    return image
+
+
+def render(
+    scenes: Sequence[Scene], seed: int, defects: Sequence[Iterable[str]] | None = None
+) -> torch.Tensor:
+    """Images ``(B, 3, 64, 64)`` in [0, 1] of ``scenes`` (with ``defects[i]`` on image i);
+    deterministic in ``seed``. Edges are anti-aliased by a one-pixel ramp of the distance."""
     rng = random.Random(seed)
     images = torch.empty(len(scenes), 3, IMAGE_SIZE, IMAGE_SIZE)
     for i, scene in enumerate(scenes):
@@ -304,20 +411,13 @@ def render(scenes: Sequence[Scene], seed: int) -> torch.Tensor:
         colour = torch.tensor(
             [min(1.0, max(0.0, c + rng.uniform(-0.06, 0.06))) for c in COLOURS[scene.colour]]
         )
-        radius = rng.uniform(6.5, 8.5) if scene.size == "small" else rng.uniform(12.0, 14.0)
+        radius = rng.uniform(6.5, 8.5) if scene.size == "small" else rng.uniform(12.0, 13.5)
         alpha = torch.zeros(IMAGE_SIZE, IMAGE_SIZE)
         for cx, cy in _object_centres(scene, radius, rng):
             sdf = _signed_distance(scene.shape, cx, cy, radius, _GRID)
             alpha = torch.maximum(alpha, (0.5 - sdf).clamp(0.0, 1.0))
-        images[i] = grey + alpha * (colour[:, None, None] - grey)
+        image = grey + alpha * (colour[:, None, None] - grey)
+        if defects is not None and defects[i]:
+            image = apply_defects(image, defects[i], rng)
+        images[i] = image
     return images.clamp(0.0, 1.0)
-
-
-def sample_batch(
-    rng: random.Random, batch_size: int, scenes: Sequence[Scene] | None = None
-) -> tuple[list[Scene], list[str], torch.Tensor]:
-    """A random training batch: (scenes, captions with variety, images)."""
-    pool = list(scenes) if scenes is not None else split_scenes()[0]
-    chosen = [rng.choice(pool) for _ in range(batch_size)]
-    texts = [caption(s, rng, drop_probability=0.15) for s in chosen]
-    return chosen, texts, render(chosen, rng.randrange(2**31))
