@@ -1,32 +1,36 @@
 #!/usr/bin/env bash
-# Retrain every model of the tiny world, then write QUALITY.md and samples.png.
+# Retrain every model of the tiny world (v2: defects, binary attributes, linear-colour latent).
 # These are the commands that made the shipped weights (see tiny_world/weights/README.md).
-# About 50 minutes of wall clock on a busy 2-core CPU, 30 on an idle one (plus 20 for the
-# partial-caption fine-tuning at the end). Run from the
-# repository root after `make setup`. Trainers stop at --max-steps or --minutes, whichever
-# comes first; the learning-rate schedule follows the step count, so on a machine where
-# --minutes is not the limit the run repeats the shipped one's schedule.
+# Run from the repository root after `make setup`:
+#
+#   bash tiny_world/train_all.sh                 # every stage: vae judges unet quality
+#   bash tiny_world/train_all.sh unet quality    # some stages
+#   RESUME=1 bash tiny_world/train_all.sh unet   # continue a cut-off stage from its checkpoint
+#
+# One torch thread, niced: about 75 minutes on a 2-core CPU shared with other jobs. Every
+# stage is seeded and step-counted (--max-steps fixes the learning-rate schedule), so a rerun
+# repeats the same schedule whatever the machine's speed; checkpoints live in
+# .cache/tiny_world/checkpoints. TINY_WORLD_WEIGHTS=DIR writes the weights elsewhere than
+# tiny_world/weights (the shipped ones stay in use meanwhile).
 set -euo pipefail
 PY="${PYTHON:-.venv/bin/python}"
+export OMP_NUM_THREADS=1
 RUN="nice -n 10 $PY -m"
-T="--threads 1"   # one thread is faster than two on a CPU shared with other jobs
+R=""
+if [ "${RESUME:-0}" = "1" ]; then R="--resume"; fi
+STAGES="${*:-vae judges unet quality}"
+UNET_STEPS="${UNET_STEPS:-5000}"
 
-# VAE: 32x32 crops first (cheap), posterior noise, then fixed latent noise; last, full 64x64
-# images, so that the group norms see full-image statistics.
-$RUN tiny_world.train_vae --seed 0 --minutes 6 --max-steps 323 --latent-noise -1
-$RUN tiny_world.train_vae --seed 0 --resume --minutes 5 --max-steps 282 --lr 1e-3 --latent-noise -1 $T
-$RUN tiny_world.train_vae --seed 1 --resume --minutes 9 --max-steps 2063 --lr 5e-4 --batch 12 $T
-$RUN tiny_world.train_vae --seed 2 --resume --minutes 4 --max-steps 575 --lr 3e-4 --batch 8 --crop 64 $T
-
-# judges: attribute classifier (30% of the budget), then the CLIP evaluator
-$RUN tiny_world.train_judges --seed 0 --minutes 7 $T
-
-# text encoder (seeded, frozen) and UNet
-$RUN tiny_world.train_unet --seed 0 --minutes 17 --images 4096 $T
-
-# fine-tune the UNet with partial captions (lists of some of the image's attributes, "green",
-# "big, on the left, black background") so that a negative prompt of contrasting words means
-# "images with those attributes" to the model (see tiny_world/QUALITY.md, negative prompts)
-$PY -m tiny_world.train_unet --seed 0 --resume --partial-captions 0.3 --lr 4e-4 --warmup 100 --minutes 16 --images 4096 --threads 2
-
-$RUN tiny_world.quality --seed 0
+for stage in $STAGES; do
+  case "$stage" in
+    vae)     # 70% of the steps on 32x32 crops, the rest on whole images; linear-preview loss
+      $RUN tiny_world.train_vae --seed 0 --max-steps 1200 $R ;;
+    judges)  # attribute classifier (9 heads), then the CLIP evaluator with hard negatives
+      $RUN tiny_world.train_judges --seed 0 --classifier-steps 800 --evaluator-steps 1200 $R ;;
+    unet)    # frozen seeded text encoder; 12% "", 35% partial captions from the first step; EMA
+      $RUN tiny_world.train_unet --seed 0 --max-steps "$UNET_STEPS" --images 8192 $R ;;
+    quality)
+      $RUN tiny_world.quality --seed 0 ;;
+    *) echo "unknown stage $stage (expected vae, judges, unet, quality)" >&2; exit 2 ;;
+  esac
+done

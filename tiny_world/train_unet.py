@@ -1,20 +1,22 @@
 """Train the world's SD1.5-architecture UNet in ComfyUI's own parametrisation.
 
-    python -m tiny_world.train_unet --seed 0      (after train_vae)
+    python -m tiny_world.train_unet --seed 0 --max-steps 16000   (after train_vae; --resume)
 
 The text encoder (SD1's CLIP class, small config, SD1 tokenizer) stays frozen at its seeded
 random weights: its output still carries every token, and the UNet's cross-attention learns
 to read it. Conditioning is made exactly as ComfyUI's CLIPTextEncode makes it, once per
-distinct caption; 10% of the captions are dropped to "" so that classifier-free guidance
-works, and with ``--partial-captions P`` a share P of them is replaced by a comma-joined list of
-one to five of the image's attributes ("green", "big, on the left, black background";
-``world.partial_caption``), so that a negative prompt of contrasting words means "images with
-those attributes" to the model. ``--resume`` fine-tunes the shipped UNet instead of starting
-from a fresh initialisation:
+distinct caption. The caption mix holds from the first step: ``--empty`` of the captions are
+"" (the unconditional branch of classifier-free guidance), ``--partial`` are short lists of
+phrases true of the image ("green", "big, on the left", "grainy", "blue, watermark";
+``world.partial_caption``), so that a single word, as a negative prompt, means "images with
+that", and the rest are full captions with random drops, which name a present defect only
+now and then (``world.training_caption``): a prompt that names no defect still gets one
+sometimes, and a negative prompt naming it can take it away.
 
-    python -m tiny_world.train_unet --seed 0 --resume --partial-captions 0.3 --lr 3e-4
- Latents are the VAE encoder's means scaled with ComfyUI's SD15 latent format; the loss
-is SD's epsilon MSE computed from ``apply_model``'s denoised output (x = x0 + sigma * eps).
+Latents are the VAE encoder's means scaled with ComfyUI's SD15 latent format; the loss is SD's
+epsilon MSE computed from ``apply_model``'s denoised output (x = x0 + sigma * eps). The saved
+weights are an EMA of the training weights. ``--resume`` continues from the last checkpoint
+(written every ``--checkpoint-every`` steps) with the same schedule and random streams.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ import torch
 
 log = logging.getLogger(__name__)
 
-CAPTION_DROPOUT = 0.1  # share of captions replaced by "" (the unconditional branch of CFG)
-PARTIAL_CAPTIONS = 0.3  # default share of captions replaced by a partial, attribute-list caption
+EMPTY_CAPTIONS = 0.12  # share of "" captions
+PARTIAL_CAPTIONS = 0.35  # share of partial, phrase-list captions
+CHECKPOINT = "unet"
 
 
-def encode_captions(clip, captions: list[str]) -> dict[str, torch.Tensor]:
+def encode_captions(clip, captions) -> dict[str, torch.Tensor]:
     """Conditioning ``(77, D)`` of each distinct caption, as CLIPTextEncode computes it."""
     out = {}
     with torch.no_grad():
@@ -41,8 +44,8 @@ def encode_captions(clip, captions: list[str]) -> dict[str, torch.Tensor]:
     return out
 
 
-def encode_latents(vae, model, images: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """uint8 images ``(N, 3, 64, 64)`` -> scaled latents ``(N, 4, 8, 8)`` (encoder means)."""
+def encode_latents(vae, model, images: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """uint8 images ``(N, 3, 64, 64)`` -> model-space latents ``(N, 4, 8, 8)`` (encoder means)."""
     from .train_vae import encode_moments
 
     ae = vae.first_stage_model.eval()
@@ -54,96 +57,115 @@ def encode_latents(vae, model, images: torch.Tensor, chunk: int = 256) -> torch.
     return torch.cat(parts)
 
 
-def main(argv: list[str]) -> None:
+def cached_latents(vae, model, data, n: int) -> torch.Tensor:
+    """Latents of the first ``n`` training images, cached next to the dataset (keyed on the
+    VAE file, so a retrained VAE re-encodes)."""
+    from .dataset import CACHE_DIR, DATA_VERSION
+    from .models import weight_path
+
+    path = CACHE_DIR / f"latents_v{DATA_VERSION}_n{n}.pt"
+    if path.is_file() and path.stat().st_mtime > weight_path("vae").stat().st_mtime:
+        return torch.load(path, weights_only=True)
+    latents = encode_latents(vae, model, data.images[:n])
+    torch.save(latents, path)
+    return latents
+
+
+def choose_caption(scene, defects, full: str, rng: random.Random, empty: float, partial: float) -> str:
     from . import world
+
+    u = rng.random()
+    if u < empty:
+        return ""
+    if u < empty + partial:
+        return world.partial_caption(scene, rng, defects)
+    return full
+
+
+def main(argv: list[str]) -> None:
     from .dataset import render_dataset
     from .models import build_clip, build_model, build_vae, load_weights, save_weights, weight_path
-    from .training import cosine_lr, init_for_training, parser, setup
+    from .training import (
+        cosine_lr,
+        init_for_training,
+        load_checkpoint,
+        parser,
+        rng_state,
+        save_checkpoint,
+        set_rng_state,
+        setup,
+    )
 
-    p = parser("train the tiny world's UNet", minutes=16.0)
+    p = parser("train the tiny world's UNet", minutes=600.0)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--images", type=int, default=6144, help="training images encoded to latents")
-    p.add_argument("--ema", type=float, default=0.998, help="EMA decay of the saved weights")
-    p.add_argument(
-        "--partial-captions",
-        type=float,
-        default=PARTIAL_CAPTIONS,
-        help="share of captions replaced by a list of some of the image's attributes",
-    )
-    p.add_argument(
-        "--resume", action="store_true", help="fine-tune the shipped UNet (weights/unet)"
-    )
+    p.add_argument("--images", type=int, default=8192, help="training images encoded to latents")
+    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the saved weights")
+    p.add_argument("--empty", type=float, default=EMPTY_CAPTIONS, help='share of "" captions')
+    p.add_argument("--partial", type=float, default=PARTIAL_CAPTIONS, help="share of partial captions")
     p.add_argument("--warmup", type=int, default=200, help="learning-rate warm-up steps")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=500)
     args = p.parse_args(argv)
     setup(args.seed, args.threads)
     start = time.monotonic()
 
-    if not args.resume:
+    state = load_checkpoint(CHECKPOINT) if args.resume else None
+    if state is None:
         # frozen text encoder: seeded weights, stored in fp16 and read back, as shipped
         seeded = build_clip(seed=args.seed + 1).cond_stage_model.clip_l.transformer
         save_weights(seeded.state_dict(), weight_path("text_encoder"))  # ComfyUI's load_sd layout
     clip = build_clip(load_weights(weight_path("text_encoder")))
     vae = build_vae(load_weights(weight_path("vae")))
-    if args.resume:
-        model = build_model(load_weights(weight_path("unet")))
-        log.info("resuming from %s", weight_path("unet"))
-    else:
-        model = build_model(seed=args.seed)
+    model = build_model(seed=args.seed)
     base = model.model  # comfy.model_base.BaseModel (SD15)
     unet = base.diffusion_model.float().requires_grad_(True)
-    if not args.resume:
-        init_for_training(unet, args.seed)
-        with torch.no_grad():  # start as "predict no noise", as SD's zero-initialised output conv
-            unet.out[-1].weight.zero_()
-            unet.out[-1].bias.zero_()
-
-    data = render_dataset(args.seed, 16384)
-    n = min(args.images, len(data))
-    conds = encode_captions(clip, data.captions[:n])
-    latents = encode_latents(vae, model, data.images[:n])
-    names = world.ATTRIBUTE_VALUES
-    scenes = [
-        world.Scene(**{a: names[a][int(data.labels[a][i])] for a in world.ATTRIBUTES})
-        for i in range(n)
-    ]
-    log.info(
-        "%d latents (std %.3f), %d distinct captions, prepared in %.0f s",
-        n,
-        latents.std().item(),
-        len(conds),
-        time.monotonic() - start,
-    )
-
-    sigmas = base.model_sampling.sigmas.float()  # (1000,) ComfyUI's discrete SD schedule
+    init_for_training(unet, args.seed)
+    with torch.no_grad():  # start as "predict no noise", as SD's zero-initialised output conv
+        unet.out[-1].weight.zero_()
+        unet.out[-1].bias.zero_()
     ema = copy.deepcopy(unet).requires_grad_(False)
-    unet.train()
     opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.01)
     rng = random.Random(args.seed + 3)
     gen = torch.Generator().manual_seed(args.seed + 3)
-    budget, t0, step, expected = args.minutes * 60.0, time.monotonic(), 0, args.max_steps
-    encoding = 0.0  # seconds spent encoding new partial captions (mostly in the first steps)
+    step = 0
+    if state is not None:
+        unet.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        set_rng_state(state["rng"], rng, gen)
+        step = state["step"]
+
+    data = render_dataset(args.seed, 16384)
+    n = min(args.images, len(data))
+    latents = cached_latents(vae, model, data, n)
+    scenes = [data.scene(i) for i in range(n)]
+    defects = [data.defects(i) for i in range(n)]
+    conds = encode_captions(clip, data.captions[:n])
+    log.info(
+        "%d latents (std %.3f), %d captions, prepared in %.0f s",
+        n, latents.std().item(), len(conds), time.monotonic() - start,
+    )  # fmt: skip
+
+    def snapshot() -> dict:
+        return {
+            "model": unet.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+            "rng": rng_state(rng, gen), "step": step,
+        }  # fmt: skip
+
+    sigmas = base.model_sampling.sigmas.float()  # (1000,) ComfyUI's discrete SD schedule
+    unet.train()
+    budget, t0 = args.minutes * 60.0, time.monotonic()
     while step < args.max_steps and time.monotonic() - t0 < budget:
-        if step == 50:  # the step count the budget allows, from the first 50 training steps
-            spent = max(1.0, time.monotonic() - t0 - encoding)
-            expected = min(args.max_steps, int(50 * (budget - encoding) / spent))
-            log.info("learning-rate schedule over %d steps", expected)
         for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, expected, args.lr, warmup=args.warmup)
+            group["lr"] = cosine_lr(step, args.max_steps, args.lr, warmup=args.warmup)
         index = [rng.randrange(n) for _ in range(args.batch)]
-        texts = []
-        for i in index:
-            u = rng.random()
-            if u < CAPTION_DROPOUT:
-                texts.append("")
-            elif u < CAPTION_DROPOUT + args.partial_captions:
-                texts.append(world.partial_caption(scenes[i], rng))
-            else:
-                texts.append(data.captions[i])
-        tick = time.monotonic()
-        for text in set(texts) - conds.keys():  # partial captions: a finite set, encoded once
+        texts = [
+            choose_caption(scenes[i], defects[i], data.captions[i], rng, args.empty, args.partial)
+            for i in index
+        ]
+        for text in set(texts) - conds.keys():
             conds.update(encode_captions(clip, [text]))
-        encoding += time.monotonic() - tick
         cond = torch.stack([conds[t] for t in texts])  # (B, 77, D)
         x0 = latents[index]  # (B, 4, 8, 8)
         sigma = sigmas[torch.randint(0, len(sigmas), (args.batch,), generator=gen)]
@@ -160,22 +182,17 @@ def main(argv: list[str]) -> None:
             decay = min(args.ema, (1 + step) / (10 + step))
             for e, w in zip(ema.parameters(), unet.parameters()):
                 e.lerp_(w, 1 - decay)
+        step += 1
         if step % 100 == 0:
             log.info(
-                "step %d  loss %.4f  lr %.2e  (%.0f s)",
-                step,
-                loss.item(),
-                opt.param_groups[0]["lr"],
-                time.monotonic() - t0,
-            )
-        step += 1
-    log.info(
-        "done: %d steps in %.0f s (%.0f s in all), %d distinct captions",
-        step,
-        time.monotonic() - t0,
-        time.monotonic() - start,
-        len(conds),
-    )
+                "step %d  loss %.4f  lr %.2e  (%.0f s, %d captions)",
+                step, loss.item(), opt.param_groups[0]["lr"], time.monotonic() - t0, len(conds),
+            )  # fmt: skip
+        if step % args.checkpoint_every == 0:
+            save_checkpoint(CHECKPOINT, snapshot())
+            save_weights(ema.state_dict(), weight_path("unet"))  # usable at every checkpoint
+    save_checkpoint(CHECKPOINT, snapshot())
+    log.info("done: %d steps (%.0f s in all)", step, time.monotonic() - start)
     save_weights(ema.state_dict(), weight_path("unet"))
 
 
