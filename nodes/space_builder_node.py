@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import comfy.model_management
 from comfy_api.latest import io
 
 from dpo_core.space import MODES
@@ -58,9 +59,11 @@ class SearchSpaceBuilder(io.ComfyNode):
                 io.String.Input(
                     "llm_api_key_env", default="", optional=True,
                     tooltip="NAME of the environment variable holding the API key (e.g. OPENAI_API_KEY); "
-                    "the key itself never goes into the workflow. Empty: no key.",
+                    "the key itself never goes into the workflow. Empty: no key. The name must end in "
+                    "_API_KEY or _TOKEN, and whoever runs ComfyUI must allow it in DPO_DIFF_LLM_KEYS "
+                    "(NAME or NAME@host); it is sent only over https or to this machine.",
                 ),
-                io.Float.Input("llm_timeout", default=_DEFAULT_LLM.timeout_s, min=1.0, max=600.0, optional=True, tooltip="Seconds per LLM request."),
+                io.Float.Input("llm_timeout", default=_DEFAULT_LLM.timeout_s, min=1.0, max=600.0, optional=True, tooltip="Seconds for the whole LLM request, retries included (Cancel stops it at once)."),
                 io.Boolean.Input(
                     "llm_fallback_to_wordnet", default=False, optional=True,
                     tooltip="If the LLM fails: use WordNet and show a warning instead of stopping.",
@@ -84,9 +87,11 @@ class SearchSpaceBuilder(io.ComfyNode):
         llm_api_key_env="", llm_timeout=_DEFAULT_LLM.timeout_s, llm_fallback_to_wordnet=False,
         space_json="",
     ) -> io.NodeOutput:  # fmt: skip
+        interrupted = comfy.model_management.throw_exception_if_processing_interrupted
         llm = LLMSettings(
             base_url=llm_base_url, model=llm_model, api_key_env=llm_api_key_env.strip(),
             timeout_s=llm_timeout, fallback_to_wordnet=llm_fallback_to_wordnet,
+            check_interrupt=interrupted,
         )  # fmt: skip
         count_tokens = None
         if clip is not None:
@@ -98,7 +103,7 @@ class SearchSpaceBuilder(io.ComfyNode):
         result = build_space(
             prompt, mode, source, candidates_per_word, include_library=include_library,
             llm=llm, negative_prompt=negative_prompt or "", override_json=space_json or "",
-            count_tokens=count_tokens,
+            count_tokens=count_tokens, check_interrupt=interrupted,
         )  # fmt: skip
         for warning in result.warnings:
             log.warning("Search Space Builder: %s", warning)

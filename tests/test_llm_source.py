@@ -82,12 +82,13 @@ PROMPT = "a cat sitting on a red sofa"
 
 
 def test_json_reply_and_bearer_key(serve, monkeypatch, caplog):
-    monkeypatch.setenv("TEST_LLM_KEY", SECRET)
+    monkeypatch.setenv("TEST_LLM_API_KEY", SECRET)
+    monkeypatch.setenv("DPO_DIFF_LLM_KEYS", "TEST_LLM_API_KEY")
     reply = json.dumps({"cat": ["dog", "fox"], "sitting": ["standing"], "red": ["green"]})
     server = serve((200, _completion(reply), 0))
     caplog.set_level(logging.DEBUG)
     found = llm_candidates(
-        analyze(PROMPT), "negative", _settings(server.url, api_key_env="TEST_LLM_KEY"), 5
+        analyze(PROMPT), "negative", _settings(server.url, api_key_env="TEST_LLM_API_KEY"), 5
     )
     words = analyze(PROMPT).words
     assert {words[i].text: c for i, c in found.items()} == {
@@ -145,22 +146,25 @@ def test_retry_after_500_then_success(serve):
 
 
 def test_401_is_not_retried(serve, monkeypatch, caplog):
-    monkeypatch.setenv("TEST_LLM_KEY", SECRET)
+    monkeypatch.setenv("TEST_LLM_API_KEY", SECRET)
+    monkeypatch.setenv("DPO_DIFF_LLM_KEYS", "TEST_LLM_API_KEY")
     server = serve((401, '{"error": "bad key"}', 0), (200, _completion('{"cat": ["dog"]}'), 0))
-    settings = _settings(server.url, retries=3, api_key_env="TEST_LLM_KEY")
+    settings = _settings(server.url, retries=3, api_key_env="TEST_LLM_API_KEY")
     with pytest.raises(LLMError, match="HTTP 401") as info:
         llm_candidates(analyze(PROMPT), "negative", settings, 5)
     assert len(server.requests) == 1
     assert SECRET not in str(info.value) and SECRET not in caplog.text
 
 
-def test_timeout_retries_then_fails(serve):
+def test_timeout_is_one_deadline_for_all_attempts(serve):
     server = serve((200, _completion('{"cat": ["dog"]}'), 1.0), (200, _completion("{}"), 1.0))
+    started = time.monotonic()
     with pytest.raises(LLMError, match="timed out"):
         llm_candidates(
-            analyze(PROMPT), "negative", _settings(server.url, timeout_s=0.2, retries=1), 5
+            analyze(PROMPT), "negative", _settings(server.url, timeout_s=0.3, retries=3), 5
         )
-    assert len(server.requests) == 2
+    assert time.monotonic() - started < 0.9  # one deadline, not 0.3 s per attempt
+    assert len(server.requests) == 1
 
 
 def test_key_setting_takes_a_name_not_a_key():
@@ -170,21 +174,23 @@ def test_key_setting_takes_a_name_not_a_key():
 
 
 def test_missing_key_variable(serve, monkeypatch):
-    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    monkeypatch.delenv("NO_SUCH_VAR_API_KEY", raising=False)
+    monkeypatch.setenv("DPO_DIFF_LLM_KEYS", "NO_SUCH_VAR_API_KEY@127.0.0.1")
     server = serve((200, _completion('{"cat": ["dog"]}'), 0))
-    with pytest.raises(LLMError, match="NO_SUCH_KEY_VAR is not set"):
+    with pytest.raises(LLMError, match="NO_SUCH_VAR_API_KEY is not set"):
         llm_candidates(
-            analyze(PROMPT), "negative", _settings(server.url, api_key_env="NO_SUCH_KEY_VAR"), 5
+            analyze(PROMPT), "negative", _settings(server.url, api_key_env="NO_SUCH_VAR_API_KEY"), 5
         )
 
 
 def test_key_never_written(serve, monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("DPO_DIFF_CACHE", str(tmp_path))
-    monkeypatch.setenv("TEST_LLM_KEY", SECRET)
+    monkeypatch.setenv("TEST_LLM_API_KEY", SECRET)
+    monkeypatch.setenv("DPO_DIFF_LLM_KEYS", "TEST_LLM_API_KEY")
     caplog.set_level(logging.DEBUG)
     reply = _completion('{"cat": ["dog", "fox"], "red": ["green"]}')
     server = serve((200, reply, 0))
-    settings = _settings(server.url, api_key_env="TEST_LLM_KEY")
+    settings = _settings(server.url, api_key_env="TEST_LLM_API_KEY")
     result = build_space(PROMPT, "negative", "wordnet+llm", llm=settings)
     cat = next(s for s in result.space.slots if s.word == "cat")
     assert cat.candidates[1:3] == ("dog", "fox") and cat.source == "wordnet+llm"

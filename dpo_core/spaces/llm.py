@@ -3,41 +3,80 @@
 Works with any server that speaks ``POST {base_url}/chat/completions`` (Ollama, LM Studio, vLLM,
 llama.cpp's server, OpenAI). Only the standard library is used.
 
-The API key is never part of the settings: ``api_key_env`` holds the *name* of an environment
-variable, and the key is read from it at request time, sent as ``Authorization: Bearer``, and
-never logged, cached or written into a search space.
+Secrets. The API key is never part of the settings: ``api_key_env`` holds the *name* of an
+environment variable, and the key is read from it at request time, sent as ``Authorization:
+Bearer``, and never logged, cached or written into a search space. Because a workflow is shared
+and its inputs are chosen by whoever wrote it, a workflow must not be able to choose which
+secret leaves the machine, nor where it goes. A key is therefore sent only when
 
-The reply is untrusted text. Only the words that were asked about are read from it, and only
-candidates that look like words (letters, at most three words, at most 30 characters) are
-kept, so nothing in a reply (sentences, instructions, markup) can reach the search space.
+* the variable's name ends in ``_API_KEY`` or ``_TOKEN`` (upper case), so ``PATH``, ``HOME``
+  or ``AWS_SECRET_ACCESS_KEY`` can never be named;
+* the server's owner lists it in ``DPO_DIFF_LLM_KEYS`` in the environment that starts ComfyUI,
+  as ``NAME`` (any allowed address) or ``NAME@host`` (only to that host), comma-separated;
+* and the URL is https, or http to this machine (loopback).
+
+Redirects are never followed, so a key cannot be forwarded to another address.
+
+Time. ``timeout_s`` is the deadline for the whole request, every attempt and backoff wait
+included, and ``check_interrupt`` (a function that raises to stop, e.g. ComfyUI's Cancel check)
+is called about ten times a second while waiting, so Cancel stops a request within a second.
+
+The reply is untrusted text. It is read only up to ``MAX_REPLY_BYTES`` and parsed in linear time.
+Only the words that were asked about are read from it, and a candidate is kept only if it is
+one or two dictionary words (WordNet knows each, at most 30 characters) and none of them is
+the vocabulary of instructions ("ignore", "previous", "system", ...), so sentences, markup and
+instruction phrases are dropped.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import logging
 import os
 import re
+import socket
+import ssl
+import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import urllib.parse
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
-from .words import PromptAnalysis
+from .words import PromptAnalysis, known_word
 
 log = logging.getLogger(__name__)
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CANDIDATE = re.compile(r"[A-Za-z][A-Za-z'\-]*(?: [A-Za-z][A-Za-z'\-]*){0,2}")
-_PLAIN_LINE = re.compile(r"^\s*[-*\d.)\s]*[\"'`*]*([A-Za-z][\w' -]*?)[\"'`*]*\s*(?:->|=>|:|\u2192)\s*(.+)$")
-_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+CheckInterrupt = Callable[[], None]  # raises (any exception) to stop; returns otherwise
+KEYS_ALLOWED_ENV = "DPO_DIFF_LLM_KEYS"  # set by the server's owner, never by a workflow
+MAX_REPLY_BYTES = 256 * 1024  # a reply for 40 words x 20 candidates is about 10 KB
 MAX_CANDIDATE_CHARS = 30
+MAX_CANDIDATE_WORDS = 2
+POLL_S = 0.1  # how often a waiting request checks for Cancel and its deadline
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEY_NAME = re.compile(r"[A-Z][A-Z0-9_]*_(?:API_KEY|TOKEN)")
+# one or more letters (any script), then letters, apostrophes or hyphens; single spaces between
+_CANDIDATE_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['\-])*")
+_KEY_TEXT = re.compile(r"[^\W\d_][\w' \-]*")  # an asked word as written in a plain-text line
+_SEPARATORS = ("->", "=>", "\u2192", ":")
+_VALUE_SPLIT = re.compile(r"[,;/|]")
+_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+# words of instructions to a model, never of an image; a candidate holding one is dropped
+_INSTRUCTION_WORDS = frozenset(
+    """ignore ignoring disregard forget instruction instructions previous prompt prompts system
+    assistant override jailbreak reveal pretend""".split()
+)
 
 
 class LLMError(ValueError):
     """The language model could not give candidates; the message says what to check."""
+
+
+class KeyRefused(ValueError):
+    """The key may not be sent (see the module docs); the message says what the owner can do.
+    Not an ``LLMError``: falling back to WordNet must not hide a refused key."""
 
 
 @dataclass(frozen=True)
@@ -47,16 +86,20 @@ class LLMSettings:
     base_url: str = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible endpoint
     model: str = "llama3.1"
     api_key_env: str = ""  # NAME of the environment variable with the key; "" sends no key
-    timeout_s: float = 60.0  # per request
+    timeout_s: float = 60.0  # the whole request: every attempt and backoff wait included
     retries: int = 2  # extra attempts after timeouts, connection errors, 429 and 5xx
     backoff_s: float = 1.0  # wait before retry k is backoff_s * 2**k
     temperature: float = 0.2
     json_mode: bool = True  # ask for response_format json_object (servers that lack it ignore it)
     fallback_to_wordnet: bool = False  # on failure: WordNet with a warning instead of an error
+    # called while waiting and parsing; raises to stop (ComfyUI's Cancel). Not a setting to cache.
+    check_interrupt: CheckInterrupt | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"expected an http(s) base URL for the LLM, got {self.base_url!r}")
+        if not urllib.parse.urlsplit(self.base_url).hostname:
+            raise ValueError(f"expected a base URL with a host name, got {self.base_url!r}")
         if not self.model.strip():
             raise ValueError("expected an LLM model name, got an empty one")
         if self.api_key_env and not _ENV_NAME.fullmatch(self.api_key_env):
@@ -81,21 +124,156 @@ class LLMSettings:
             "json_mode": self.json_mode,
         }
 
+    def interrupt_point(self) -> None:
+        if self.check_interrupt is not None:
+            self.check_interrupt()
 
-def _api_key(settings: LLMSettings) -> str | None:
-    if not settings.api_key_env:
+
+# --- the key policy --------------------------------------------------------------------------
+def is_loopback(host: str) -> bool:
+    """``host`` is this machine: localhost or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_keys(environ: dict[str, str] | None = None) -> dict[str, set[str] | None]:
+    """The owner's allow-list from ``DPO_DIFF_LLM_KEYS``: name -> hosts (None: any host)."""
+    text = (os.environ if environ is None else environ).get(KEYS_ALLOWED_ENV, "")
+    out: dict[str, set[str] | None] = {}
+    for entry in re.split(r"[,\s]+", text.strip()):
+        if not entry:
+            continue
+        name, _, host = entry.partition("@")
+        if host:
+            hosts = out.get(name, set())
+            if hosts is not None:
+                hosts.add(host.lower())
+                out[name] = hosts
+        else:
+            out[name] = None
+    return out
+
+
+def api_key(settings: LLMSettings) -> str | None:
+    """The key to send to ``settings.base_url``, or None when none is asked for.
+
+    Raises ``KeyRefused`` when the policy in the module docs forbids it, ``LLMError`` when the
+    variable is allowed but empty. Messages name the variable, never its value.
+    """
+    name = settings.api_key_env
+    if not name:
         return None
-    key = os.environ.get(settings.api_key_env, "").strip()
+    parts = urllib.parse.urlsplit(settings.base_url)
+    host = (parts.hostname or "").lower()
+    if not _KEY_NAME.fullmatch(name):
+        raise KeyRefused(
+            f"llm_api_key_env names {name}, but only variables whose names end in _API_KEY or "
+            "_TOKEN (upper case) can be sent, so a shared workflow cannot send other secrets; "
+            "put the key in such a variable (e.g. OPENAI_API_KEY), or clear llm_api_key_env"
+        )
+    if parts.scheme != "https" and not is_loopback(host):
+        raise KeyRefused(
+            f"the key in ${name} is sent only over https or to this machine, and "
+            f"{settings.base_url} is plain http to {host}; use an https:// base URL, or clear "
+            "llm_api_key_env for a server that needs no key"
+        )
+    allowed = allowed_keys()
+    if name not in allowed:
+        raise KeyRefused(
+            f"the workflow asks to send the key in ${name} to {host}, and the server's owner has "
+            f"not allowed that variable; to allow it, start ComfyUI with the environment "
+            f"variable {KEYS_ALLOWED_ENV}={name}@{host} (or {KEYS_ALLOWED_ENV}={name} for any "
+            "https host); or clear llm_api_key_env"
+        )
+    hosts = allowed[name]
+    if hosts is not None and host not in hosts:
+        raise KeyRefused(
+            f"the key in ${name} may be sent only to {', '.join(sorted(hosts))} "
+            f"({KEYS_ALLOWED_ENV}), not to {host}; fix llm_base_url, or ask the server's owner "
+            f"to add {name}@{host} to {KEYS_ALLOWED_ENV}"
+        )
+    key = os.environ.get(name, "").strip()
     if not key:
         raise LLMError(
-            f"the environment variable {settings.api_key_env} is not set; put the API key "
-            "there, or clear api_key_env for a local server that needs no key"
+            f"the environment variable {name} is not set; put the API key there, or clear "
+            "api_key_env for a local server that needs no key"
         )
     return key
 
 
+# --- the request -----------------------------------------------------------------------------
+class _ReplyTooLarge(Exception):
+    pass
+
+
+class _Exchange:
+    """One POST on its own thread, so the caller can wait in short steps (Cancel, deadline)
+    and abort it by closing the socket. http.client is used directly: it follows no redirect."""
+
+    def __init__(self, url: str, data: bytes, headers: dict[str, str], timeout: float) -> None:
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+        self.connection: http.client.HTTPConnection
+        if parts.scheme == "https":
+            self.connection = http.client.HTTPSConnection(
+                host, port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            self.connection = http.client.HTTPConnection(host, port, timeout=timeout)
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.data, self.headers = data, headers
+        self.status = 0
+        self.body = b""
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        threading.Thread(target=self._run, name="dpo-llm-request", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self.connection.request("POST", self.path, body=self.data, headers=self.headers)
+            response = self.connection.getresponse()
+            self.status = response.status
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := response.read1(65536):
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    raise _ReplyTooLarge()
+                chunks.append(chunk)
+            self.body = b"".join(chunks)
+        except BaseException as err:  # handed to the waiting thread, which decides
+            self.error = err
+        finally:
+            self.done.set()
+
+    def abort(self) -> None:
+        sock = self.connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.connection.close()
+
+
+def _wait(seconds: float, deadline: float, settings: LLMSettings) -> bool:
+    """Sleep ``seconds`` in short steps (Cancel works); False if the deadline comes first."""
+    end = time.monotonic() + seconds
+    if end >= deadline:
+        return False
+    while (left := end - time.monotonic()) > 0:
+        settings.interrupt_point()
+        time.sleep(min(POLL_S, left))
+    return True
+
+
 def chat(settings: LLMSettings, messages: Sequence[dict]) -> str:
-    """One chat completion; returns the reply text. Retries with exponential backoff."""
+    """One chat completion; returns the reply text. Retries with exponential backoff, all
+    within ``settings.timeout_s``; ``settings.check_interrupt`` can stop it at any moment."""
     url = settings.base_url.rstrip("/") + "/chat/completions"
     body: dict = {
         "model": settings.model,
@@ -105,41 +283,72 @@ def chat(settings: LLMSettings, messages: Sequence[dict]) -> str:
     if settings.json_mode:
         body["response_format"] = {"type": "json_object"}
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    key = _api_key(settings)
+    key = api_key(settings)
     if key:
         headers["Authorization"] = f"Bearer {key}"
     data = json.dumps(body).encode("utf-8")
-    last = ""
+    deadline = time.monotonic() + settings.timeout_s
+    timed_out = f"timed out: no complete answer within {settings.timeout_s:g} s, all attempts included"
+    last = timed_out
+    attempts = 0
     for attempt in range(settings.retries + 1):
-        if attempt:
-            time.sleep(settings.backoff_s * 2 ** (attempt - 1))
-        request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+        if attempt and not _wait(settings.backoff_s * 2 ** (attempt - 1), deadline, settings):
+            last = f"{last}; no time left for another attempt within {settings.timeout_s:g} s"
+            break
+        settings.interrupt_point()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            last = timed_out
+            break
+        attempts += 1
+        exchange = _Exchange(url, data, headers, timeout=remaining)
+        aborted = False
         try:
-            with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
-                payload = response.read()
-            return _reply_text(payload)
-        except urllib.error.HTTPError as err:
-            status = err.code
-            if status in (401, 403):
-                raise LLMError(
-                    f"the LLM server at {settings.base_url} refused the request (HTTP {status}); "
-                    f"check the key in ${settings.api_key_env or '<api_key_env not set>'}"
-                ) from None
-            if status not in _RETRY_STATUS:
-                raise LLMError(
-                    f"the LLM server at {settings.base_url} answered HTTP {status} for model "
-                    f"{settings.model!r}; check base_url and model"
-                ) from None
-            last = f"HTTP {status}"
-        except TimeoutError:
-            last = f"timed out after {settings.timeout_s:g} s"
-        except urllib.error.URLError as err:
-            if isinstance(err.reason, TimeoutError):
-                last = f"timed out after {settings.timeout_s:g} s"
+            while not exchange.done.wait(min(POLL_S, max(0.0, deadline - time.monotonic()))):
+                settings.interrupt_point()  # raises on Cancel; the finally closes the socket
+                if time.monotonic() >= deadline:
+                    break
+        finally:
+            if not exchange.done.is_set():
+                aborted = True
+                exchange.abort()
+        if aborted:
+            last = timed_out
+            break
+        error, status = exchange.error, exchange.status
+        if isinstance(error, _ReplyTooLarge):
+            raise LLMError(
+                f"the LLM server at {settings.base_url} sent a reply over "
+                f"{MAX_REPLY_BYTES // 1024} KB; a list of words is far smaller, so check "
+                "base_url and model"
+            )
+        if error is not None:
+            if isinstance(error, (TimeoutError, socket.timeout)):
+                last = timed_out if time.monotonic() >= deadline else "a read timed out"
+            elif isinstance(error, (ConnectionError, OSError, http.client.HTTPException)):
+                last = f"could not connect or the connection broke ({error})"
             else:
-                last = f"could not connect ({err.reason})"
-        except (ConnectionError, http.client.HTTPException) as err:
-            last = f"connection failed ({type(err).__name__})"
+                raise error
+        elif 200 <= status < 300:
+            return _reply_text(exchange.body)
+        elif status in (401, 403):
+            raise LLMError(
+                f"the LLM server at {settings.base_url} refused the request (HTTP {status}); "
+                f"check the key in ${settings.api_key_env or '<api_key_env not set>'}"
+            )
+        elif 300 <= status < 400:
+            raise LLMError(
+                f"the LLM server at {settings.base_url} answered with a redirect (HTTP "
+                f"{status}); redirects are not followed (a key must not be forwarded), so set "
+                "base_url to the final address"
+            )
+        elif status not in _RETRY_STATUS:
+            raise LLMError(
+                f"the LLM server at {settings.base_url} answered HTTP {status} for model "
+                f"{settings.model!r}; check base_url and model"
+            )
+        else:
+            last = f"HTTP {status}"
         log.warning(
             "LLM request to %s failed (%s), attempt %d of %d",
             url,
@@ -147,9 +356,12 @@ def chat(settings: LLMSettings, messages: Sequence[dict]) -> str:
             attempt + 1,
             settings.retries + 1,
         )
+        if time.monotonic() >= deadline:
+            break
     raise LLMError(
-        f"the LLM server at {settings.base_url} did not answer ({last}) after "
-        f"{settings.retries + 1} attempts; check that it runs and that base_url is right"
+        f"the LLM server at {settings.base_url} did not answer ({last}) after {attempts} "
+        f"attempt{'s' if attempts != 1 else ''}; check that it runs and that base_url is right, "
+        "or raise llm_timeout"
     )
 
 
@@ -157,7 +369,7 @@ def _reply_text(payload: bytes) -> str:
     try:
         data = json.loads(payload.decode("utf-8", errors="replace"))
         message = data["choices"][0]["message"]
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
         raise LLMError(
             "the LLM server's answer is not a chat completion; check that base_url points to "
             "an OpenAI-compatible API (it usually ends in /v1)"
@@ -171,14 +383,23 @@ def _reply_text(payload: bytes) -> str:
     return content
 
 
-# --- parsing ---------------------------------------------------------------------------------
+# --- parsing (linear time: no regular expression with nested or overlapping repeats) ----------
 def clean_candidate(text: object) -> str | None:
-    """A candidate if it looks like a word or a short phrase, else None."""
-    if not isinstance(text, str):
+    """A candidate if it is one or two dictionary words, else None (see the module docs)."""
+    if not isinstance(text, str) or len(text) > 4 * MAX_CANDIDATE_CHARS:
         return None
     text = " ".join(text.strip().strip("\"'`.,;").split())
-    if not text or len(text) > MAX_CANDIDATE_CHARS or not _CANDIDATE.fullmatch(text):
+    if not text or len(text) > MAX_CANDIDATE_CHARS:
         return None
+    words = text.split(" ")
+    if len(words) > MAX_CANDIDATE_WORDS:
+        return None
+    for word in words:
+        if not _CANDIDATE_WORD.fullmatch(word):
+            return None
+        for part in word.lower().replace("'s", "").split("-"):
+            if not part or part in _INSTRUCTION_WORDS or not known_word(part):
+                return None
     return text
 
 
@@ -188,7 +409,7 @@ def _json_object(text: str) -> dict | None:
         return None
     try:
         data = json.loads(text[start : end + 1])
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None
@@ -199,43 +420,72 @@ def _json_object(text: str) -> dict | None:
     return data
 
 
-def _plain_pairs(text: str) -> dict[str, list[str]]:
+def _plain_pair(line: str) -> tuple[str, str] | None:
+    """``word -> a, b`` (or ``=>``, ``→``, ``:``), after bullets and quotes; None otherwise."""
+    found = [(i, sep) for sep in _SEPARATORS if (i := line.find(sep)) > 0]
+    if not found:
+        return None
+    index, sep = min(found)
+    key = line[:index].strip().lstrip("-*\u2022 \t0123456789.)").strip().strip("\"'`*").strip()
+    if not key or len(key) > 4 * MAX_CANDIDATE_CHARS or not _KEY_TEXT.fullmatch(key):
+        return None
+    return key.lower(), line[index + len(sep) :]
+
+
+def _plain_pairs(text: str, interrupt_point: Callable[[], None]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        match = _PLAIN_LINE.match(line)
-        if match:
-            out[match.group(1).strip().lower()] = re.split(r"[,;/|]", match.group(2))
+    for number, line in enumerate(text.splitlines()):
+        if number % 256 == 0:
+            interrupt_point()
+        pair = _plain_pair(line)
+        if pair is not None:
+            out[pair[0]] = _VALUE_SPLIT.split(pair[1])
     return out
 
 
-def parse_candidates(text: str, words: Iterable[str], limit: int) -> dict[str, list[str]]:
+def parse_candidates(
+    text: str,
+    words: Iterable[str],
+    limit: int,
+    check_interrupt: CheckInterrupt | None = None,
+) -> dict[str, list[str]]:
     """Candidates per asked word from a reply: JSON ``{"word": [...]}`` or ``word -> a, b``.
 
     Keys that were not asked about are ignored; values that are not words are dropped; at most
-    ``limit`` per word; a word's own spelling is never a candidate of it.
+    ``limit`` per word; a word's own spelling is never a candidate of it. The work is linear in
+    the length of ``text``, and ``check_interrupt`` is called every few hundred lines or values.
     """
+
+    def interrupt_point() -> None:
+        if check_interrupt is not None:
+            check_interrupt()
+
+    if len(text.encode("utf-8", errors="replace")) > MAX_REPLY_BYTES:
+        raise LLMError(f"the model's answer is over {MAX_REPLY_BYTES // 1024} KB; try another model")
     asked = {w.lower(): w for w in words}
-    raw: dict[str, object] = {}
     data = _json_object(text)
+    raw: dict[str, object]
     if data is not None:
         raw = {str(k).strip().lower(): v for k, v in data.items()}
     else:
-        raw = dict(_plain_pairs(text))
+        raw = dict(_plain_pairs(text, interrupt_point))
     out: dict[str, list[str]] = {}
     for key, values in raw.items():
         if key not in asked:
             continue
+        interrupt_point()
         if isinstance(values, str):
-            values = re.split(r"[,;/|]", values)
+            values = _VALUE_SPLIT.split(values)
         if not isinstance(values, list):
             continue
         kept: list[str] = []
-        for value in values:
+        seen: set[str] = set()
+        for value in values[: 20 * max(limit, 1)]:
             candidate = clean_candidate(value)
-            if candidate is None or candidate.lower() == key:
+            if candidate is None or candidate.lower() == key or candidate.lower() in seen:
                 continue
-            if candidate.lower() not in (k.lower() for k in kept):
-                kept.append(candidate)
+            kept.append(candidate)
+            seen.add(candidate.lower())
             if len(kept) >= limit:
                 break
         if kept:
@@ -289,7 +539,7 @@ def llm_candidates(
         return {}
     unique = list(dict.fromkeys(w.text for _, w in content))
     reply = chat(settings, build_messages(analysis.prompt, unique, mode, limit))
-    parsed = parse_candidates(reply, unique, limit)
+    parsed = parse_candidates(reply, unique, limit, settings.check_interrupt)
     if not parsed:
         raise LLMError(
             "the model's answer held no usable candidates (expected JSON such as "
