@@ -24,6 +24,7 @@ settings; steps 4-5 run on every call because they depend on the caller's functi
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import re
@@ -35,6 +36,7 @@ from .cache import cache_key, read_cache, write_cache
 from .inflection import match_case
 from .library import library_slots
 from .llm import LLMError, LLMSettings, llm_candidates
+from .tidy import dedupe_across_slots, strip_prompt_syntax
 from .wordnet_source import WordNetSettings, wordnet_candidates
 from .words import PromptAnalysis, analyze
 
@@ -109,7 +111,7 @@ _USES_LLM = frozenset({"llm", "wordnet+llm"})
 
 
 # --- tokens ----------------------------------------------------------------------------------
-_TOKEN_PIECE = re.compile(r"[A-Za-z]+|\d|[^\sA-Za-z\d]")
+_TOKEN_PIECE = re.compile(r"[^\W\d_]+|\d|[^\w\s]|_")  # letters of any script
 
 
 def estimate_tokens(text: str) -> int:
@@ -134,49 +136,137 @@ def worst_case_text(space: SearchSpace, count_tokens: CountTokens) -> str:
 
 
 def fit_token_budget(
-    space: SearchSpace, count_tokens: CountTokens, budget: int = TOKEN_BUDGET
+    space: SearchSpace,
+    count_tokens: CountTokens,
+    budget: int = TOKEN_BUDGET,
+    check_interrupt: Callable[[], None] | None = None,
 ) -> tuple[SearchSpace, tuple[str, ...]]:
-    """Drop the longest candidates, then trailing slots, until the worst case fits ``budget``."""
-    fixed = space.render(space.original_choice()) if space.mode == "positive" else space.base
-    fixed_tokens = count_tokens(fixed.strip())
+    """Make the worst case (every slot on its longest option) fit ``budget`` tokens.
+
+    In order: candidates that alone cannot fit beside the fixed text are dropped (and a slot
+    left with no alternative); then the longest candidates of the slots that can shrink
+    (lowest-ranked first among equals); then whole slots, the costliest first (library groups,
+    then later words, first among equals). Each distinct text is counted once, so the work is
+    linear in the candidates; ``check_interrupt`` (raises to stop) is called as it goes. The
+    returned warning says what was dropped and why.
+    """
+
+    counted: dict[str, int] = {}
+
+    def tokens(text: str) -> int:
+        text = text.strip()
+        if text not in counted:
+            if check_interrupt is not None and len(counted) % 32 == 0:
+                check_interrupt()
+            counted[text] = count_tokens(text) if text else 0
+        return counted[text]
+
+    negative = space.mode == "negative"
+    fixed = space.base if negative else space.render(space.original_choice())
+    fixed_tokens = tokens(fixed)
     if fixed_tokens > budget:
-        what = "prompt" if space.mode == "positive" else "negative prompt (base)"
+        what = "negative prompt (base)" if negative else "prompt"
         raise ValueError(
             f"the {what} alone takes {fixed_tokens} tokens, over the {budget}-token window; "
             "shorten it"
         )
-    start = count_tokens(worst_case_text(space, count_tokens))
-    slots = list(space.slots)
-    dropped_candidates = dropped_slots = 0
-    tokens = start
-    while tokens > budget and slots:
-        longest = [max(count_tokens(c) for c in s.candidates[1:]) if len(s.candidates) > 1 else 0
-                   for s in slots]  # fmt: skip
-        option0 = [count_tokens(s.candidates[0]) for s in slots]
-        # a slot whose longest option is longer than its option 0 can shrink by one candidate
-        shrinkable = [i for i, s in enumerate(slots) if len(s.candidates) > 2
-                      and longest[i] > max(1, option0[i])]  # fmt: skip
-        if shrinkable:
-            i = max(shrinkable, key=lambda j: (longest[j], j))
-            candidates = list(slots[i].candidates)
-            worst = max(range(1, len(candidates)), key=lambda k: (count_tokens(candidates[k]), k))
-            del candidates[worst]
-            slots[i] = replace(slots[i], candidates=tuple(candidates))
-            dropped_candidates += 1
-        else:
-            library = [i for i, s in enumerate(slots) if s.source == "library"]
-            del slots[library[-1] if library else len(slots) - 1]
-            dropped_slots += 1
-        space = replace(space, slots=tuple(slots))
-        tokens = count_tokens(worst_case_text(space, count_tokens))
-    if not dropped_candidates and not dropped_slots:
+    # the relaxation tokenizes each rendered segment on its own, so the worst case is a sum:
+    # fixed text + per slot (its longest option, plus a separator in negative mode)
+    separator = tokens(NEGATIVE_SEPARATOR) if negative else 0
+    if negative:
+        base = tokens(space.base)
+    else:
+        replaced = {slot.piece for slot in space.slots}
+        base = sum(tokens(p) for i, p in enumerate(space.pieces) if i not in replaced)
+    # alternatives per slot, shortest first, so pop() takes the longest (lowest-ranked on ties)
+    def shortest_first(slot: Slot) -> list[int]:
+        return sorted(range(1, len(slot.candidates)),
+                      key=lambda k: (tokens(slot.candidates[k]), -k))  # fmt: skip
+
+    options = [shortest_first(slot) for slot in space.slots]
+    option0 = [tokens(s.candidates[0]) for s in space.slots]
+    alive = [True] * len(space.slots)
+
+    def longest(i: int) -> int:
+        top = tokens(space.slots[i].candidates[options[i][-1]]) if options[i] else 0
+        return max(top, option0[i])
+
+    def cost(i: int) -> int:
+        words = longest(i)
+        return words + (separator if negative and words else 0)
+
+    def total() -> int:
+        costs = [cost(i) for i in range(len(space.slots)) if alive[i]]
+        lead = separator if negative and not space.base.strip() and any(costs) else 0
+        return base + sum(costs) - lead
+
+    start = total()
+    if start <= budget:
         return space, ()
+    too_long: list[str] = []  # candidates that can never fit
+    trimmed: list[str] = []  # long candidates dropped to make room
+    dropped: list[str] = []  # whole slots
+    room = budget - fixed_tokens - separator  # the most one candidate may take
+    for i, slot in enumerate(space.slots):
+        keep = [k for k in options[i] if tokens(slot.candidates[k]) <= room]
+        too_long += [f"{slot.candidates[k]!r} ({slot.word or 'library'})"
+                     for k in options[i] if k not in keep]  # fmt: skip
+        options[i] = keep
+        if not keep:
+            alive[i] = False
+            dropped.append(f"{slot.word or 'library group'!r} (no candidate fits)")
+    current = total()
+    # shrink: a slot with two or more alternatives whose longest is longer than one token and
+    # than its option 0 gives up its longest candidate; the longest such candidate goes first
+    heap = [(-longest(i), -i) for i in range(len(space.slots)) if alive[i]]
+    heapq.heapify(heap)
+    while current > budget and heap:
+        size, i = heapq.heappop(heap)
+        i = -i
+        if -size != longest(i) or len(options[i]) < 2 or longest(i) <= max(1, option0[i]):
+            continue  # stale entry, or this slot cannot shrink
+        before = cost(i)
+        slot = space.slots[i]
+        trimmed.append(f"{slot.candidates[options[i].pop()]!r} ({slot.word or 'library'})")
+        current -= before - cost(i)
+        heapq.heappush(heap, (-longest(i), -i))
+        if check_interrupt is not None and len(trimmed) % 64 == 0:
+            check_interrupt()
+    # drop slots: the costliest first; among equals library groups, then the later words
+    order = sorted((i for i in range(len(space.slots)) if alive[i]),
+                   key=lambda i: (cost(i), space.slots[i].source == "library", i), reverse=True)  # fmt: skip
+    for i in order:
+        if current <= budget:
+            break
+        alive[i] = False
+        dropped.append(f"{space.slots[i].word or 'library group'!r} ({cost(i)} tokens)")
+        current = total()
+    slots = []
+    for i, slot in enumerate(space.slots):
+        if alive[i]:
+            kept = sorted(options[i])
+            slots.append(replace(slot, candidates=(slot.candidates[0],
+                                                   *(slot.candidates[k] for k in kept))))  # fmt: skip
+    space = replace(space, slots=tuple(slots))
+    parts = []
+    if too_long:
+        parts.append(f"{len(too_long)} candidates longer than the window allows "
+                     f"({_first(too_long)})")  # fmt: skip
+    if trimmed:
+        parts.append(f"{len(trimmed)} of the longest candidates ({_first(trimmed)})")
+    if dropped:
+        parts.append(f"{len(dropped)} slots ({_first(dropped)})")
     message = (
         f"search space trimmed to fit the {budget}-token window (worst case was {start} tokens, "
-        f"now {tokens}): dropped {dropped_candidates} candidates and {dropped_slots} slots"
+        f"now {current}): dropped " + "; ".join(parts)
     )
     log.warning(message)
     return space, (message,)
+
+
+def _first(items: list[str], shown: int = 4) -> str:
+    more = f", and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 # --- assembling ------------------------------------------------------------------------------
@@ -265,12 +355,15 @@ def build_space(
     keep: KeepRewrite | None = None,
     token_budget: int = TOKEN_BUDGET,
     use_cache: bool = True,
+    check_interrupt: Callable[[], None] | None = None,
 ) -> BuildResult:
     """The search space of a prompt for one mode (see the module docs for every step).
 
     ``negative_prompt`` is the user's own negative prompt, kept in front of the chosen words
     (negative mode). ``override_json`` (a saved space) replaces the built one when not empty.
     ``count_tokens`` should be the text encoder's tokenizer; without it ``estimate_tokens``.
+    ``check_interrupt`` (raises to stop, e.g. ComfyUI's Cancel) is called by the LLM request
+    and the trimming.
     """
     if mode not in MODES:
         raise ValueError(f"expected mode in {MODES}, got {mode!r}")
@@ -283,6 +376,8 @@ def build_space(
         )
     counter = count_tokens or estimate_tokens
     llm = llm or LLMSettings()
+    if check_interrupt is not None and llm.check_interrupt is None:
+        llm = replace(llm, check_interrupt=check_interrupt)
     warnings: list[str] = []
     from_cache = False
     if override_json.strip():
@@ -291,6 +386,8 @@ def build_space(
             warnings.append("the override JSON was built for another prompt; it is used as is")
         if space.mode != mode:
             warnings.append(f"the override JSON is a {space.mode}-mode space; it is used as is")
+        space, notes = strip_prompt_syntax(space)
+        warnings.extend(notes)
     else:
         if not prompt.strip():
             raise ValueError("expected a non-empty prompt, got an empty one")
@@ -329,12 +426,25 @@ def build_space(
                 space = _positive_space(analysis, found.candidates, source)
             if use_cache and not found.fell_back:
                 write_cache(key, space, found.warnings)
+    space, notes = dedupe_across_slots(space)
+    warnings.extend(notes)
     if keep is not None:
         space, notes = filter_rewrites(space, keep)
         warnings.extend(notes)
-    space, notes = fit_token_budget(space, counter, token_budget)
+    had_slots = bool(space.slots)
+    space, notes = fit_token_budget(space, counter, token_budget, check_interrupt)
     warnings.extend(notes)
     if not space.slots:
+        if had_slots:
+            raise ValueError(
+                f"no slot fits the {token_budget}-token window beside the fixed text ("
+                + "; ".join(notes) + "); shorten the prompt or the candidates"
+            )
+        if override_json.strip():
+            raise ValueError(
+                "the space_json has no slot with a candidate to choose; add candidates to its "
+                "slots, or clear space_json to build a space from the prompt"
+            )
         raise ValueError(
             f"no candidates were found for any word of the prompt with source {source!r}; try "
             "another source, include_library=True (negative mode), or an override JSON"
