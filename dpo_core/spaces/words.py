@@ -26,7 +26,8 @@ Pos = Literal["n", "v", "a", "r"]  # WordNet's noun, verb, adjective, adverb
 Form = Literal["base", "plural", "ing", "past", "third"]
 CONTENT_POS: tuple[Pos, ...] = ("n", "v", "a", "r")
 
-_WORD = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)?")
+# letters of any script ("café", "crème", "naïve"), an apostrophe inside ("don't", "dog's")
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?")
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _WEIGHT = re.compile(r":\s*(" + _NUMBER + r")\s*$")
 
