@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import SearchConfig
-from .space import SearchSpace, parse_json_object
+from .json_fields import Fields, FormatError, join, parse_json_object
+from .space import SearchSpace
 
 RECORD_FORMAT_VERSION = 1
 
@@ -25,14 +26,18 @@ class Candidate:
     generation: int = 0
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Candidate:
+    def from_dict(
+        cls, data: dict[str, Any], fields: Fields | None = None, path: str = ""
+    ) -> Candidate:
+        f = fields or Fields("candidate JSON")
+        data = f.mapping(data, path)
         return cls(
-            choice=tuple(int(c) for c in data["choice"]),
-            text=data["text"],
-            losses=tuple(float(v) for v in data["losses"]),
-            mean=float(data["mean"]),
-            phase=data["phase"],
-            generation=int(data.get("generation", 0)),
+            choice=f.integers(f.get(data, "choice", path), join(path, "choice")),
+            text=f.string(f.get(data, "text", path), join(path, "text")),
+            losses=f.numbers(f.get(data, "losses", path), join(path, "losses")),
+            mean=f.number(f.get(data, "mean", path), join(path, "mean")),
+            phase=f.string(f.get(data, "phase", path), join(path, "phase")),
+            generation=f.integer(f.get(data, "generation", path, 0), join(path, "generation")),
         )
 
 
@@ -47,13 +52,19 @@ class HoldoutReport:
     original_mean: float
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> HoldoutReport:
+    def from_dict(
+        cls, data: dict[str, Any], fields: Fields | None = None, path: str = ""
+    ) -> HoldoutReport:
+        f = fields or Fields("holdout JSON")
+        data = f.mapping(data, path)
         return cls(
-            seeds=tuple(int(s) for s in data["seeds"]),
-            best_losses=tuple(float(v) for v in data["best_losses"]),
-            original_losses=tuple(float(v) for v in data["original_losses"]),
-            best_mean=float(data["best_mean"]),
-            original_mean=float(data["original_mean"]),
+            seeds=f.integers(f.get(data, "seeds", path), join(path, "seeds")),
+            best_losses=f.numbers(f.get(data, "best_losses", path), join(path, "best_losses")),
+            original_losses=f.numbers(
+                f.get(data, "original_losses", path), join(path, "original_losses")
+            ),
+            best_mean=f.number(f.get(data, "best_mean", path), join(path, "best_mean")),
+            original_mean=f.number(f.get(data, "original_mean", path), join(path, "original_mean")),
         )
 
 
@@ -81,27 +92,39 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        version = data.get("format_version", RECORD_FORMAT_VERSION)
+        """A record from ``to_dict``'s shape; any other shape gives one ``FormatError`` that
+        names the field."""
+        f = Fields("run record JSON")
+        data = f.mapping(data, "")
+        version = f.get(data, "format_version", "", RECORD_FORMAT_VERSION)
         if version != RECORD_FORMAT_VERSION:
-            raise ValueError(
-                f"expected a run record of format_version {RECORD_FORMAT_VERSION}, got {version}"
-            )
+            f.fail("format_version", f"{RECORD_FORMAT_VERSION}", version)
+        config = f.like_defaults(SearchConfig, f.get(data, "config", ""), "config")
         try:
-            logits = data.get("logits")
-            return cls(
-                method=data["method"],
-                config=SearchConfig.from_dict(data["config"]),
-                space=SearchSpace.from_dict(data["space"]),
-                candidates=tuple(Candidate.from_dict(c) for c in data["candidates"]),
-                best=Candidate.from_dict(data["best"]) if data.get("best") else None,
-                logits=None if logits is None else tuple(tuple(map(float, r)) for r in logits),
-                loss_curve=tuple(float(v) for v in data.get("loss_curve", ())),
-                holdout=HoldoutReport.from_dict(data["holdout"]) if data.get("holdout") else None,
-                timings={str(k): float(v) for k, v in data.get("timings", {}).items()},
-                stopped_early=bool(data.get("stopped_early", False)),
-            )
-        except KeyError as err:
-            raise ValueError(f"run record JSON is missing the field {err}") from None
+            search_config = SearchConfig.from_dict(config)
+        except (TypeError, ValueError) as err:
+            raise f.problem(f"field 'config': {err}") from None
+        best = f.get(data, "best", "", None)
+        holdout = f.get(data, "holdout", "", None)
+        logits = f.get(data, "logits", "", None)
+        timings = f.mapping(f.get(data, "timings", "", {}), "timings")
+        return cls(
+            method=f.string(f.get(data, "method", ""), "method"),
+            config=search_config,
+            space=SearchSpace.from_dict(f.get(data, "space", ""), f, "space"),
+            candidates=tuple(
+                Candidate.from_dict(c, f, f"candidates[{i}]")
+                for i, c in enumerate(f.array(f.get(data, "candidates", ""), "candidates"))
+            ),
+            best=None if best is None else Candidate.from_dict(best, f, "best"),
+            logits=None if logits is None else tuple(
+                f.numbers(row, f"logits[{i}]") for i, row in enumerate(f.array(logits, "logits"))
+            ),
+            loss_curve=f.numbers(f.get(data, "loss_curve", "", []), "loss_curve"),
+            holdout=None if holdout is None else HoldoutReport.from_dict(holdout, f, "holdout"),
+            timings={k: f.number(v, f"timings.{k}") for k, v in timings.items()},
+            stopped_early=f.boolean(f.get(data, "stopped_early", "", False), "stopped_early"),
+        )  # fmt: skip
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
@@ -119,4 +142,9 @@ class RunRecord:
 
     @classmethod
     def load(cls, path: str | Path) -> RunRecord:
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise FormatError(f"run record {path.name} cannot be read: {err.strerror}") from None
+        return cls.from_dict(parse_json_object(data, f"run record {path.name}"))

@@ -18,7 +18,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Literal
+
+from .json_fields import Fields, join
+from .json_fields import FormatError as FormatError  # raised by the loaders
+from .json_fields import parse_json_object as parse_json_object  # the record reads alike
 
 Mode = Literal["negative", "positive"]
 MODES: tuple[Mode, ...] = ("negative", "positive")
@@ -150,31 +155,48 @@ class SearchSpace:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> SearchSpace:
-        version = data.get("format_version", SPACE_FORMAT_VERSION)
+    def from_dict(cls, data: dict, fields: Fields | None = None, path: str = "") -> SearchSpace:
+        """A space from ``to_dict``'s shape; any other shape gives one ``FormatError`` that
+        names the field (``fields`` and ``path`` place it inside a larger document)."""
+        f = fields or Fields("search space JSON")
+        data = f.mapping(data, path)
+        at = partial(join, path)
+        version = f.get(data, "format_version", path, SPACE_FORMAT_VERSION)
         if version != SPACE_FORMAT_VERSION:
-            raise ValueError(
-                f"expected a search space of format_version {SPACE_FORMAT_VERSION}, got {version}"
-            )
+            f.fail(at("format_version"), f"{SPACE_FORMAT_VERSION}", version)
+        mode = f.string(f.get(data, "mode", path), at("mode"))
+        if mode not in MODES:
+            f.fail(at("mode"), " or ".join(repr(m) for m in MODES), mode)
+        slots = []
+        for i, item in enumerate(f.array(f.get(data, "slots", path), at("slots"))):
+            where = at(f"slots[{i}]")
+            item = f.mapping(item, where)
+            try:
+                slots.append(
+                    Slot(
+                        word=f.string(f.get(item, "word", where), join(where, "word")),
+                        candidates=f.strings(f.get(item, "candidates", where),
+                                             join(where, "candidates")),
+                        piece=f.integer(f.get(item, "piece", where, -1), join(where, "piece")),
+                        source=f.string(f.get(item, "source", where, ""), join(where, "source")),
+                    )
+                )  # fmt: skip
+            except FormatError:
+                raise
+            except ValueError as err:
+                raise f.problem(f"{where}: {err}") from None
         try:
-            slots = tuple(
-                Slot(
-                    word=s["word"],
-                    candidates=tuple(s["candidates"]),
-                    piece=int(s.get("piece", -1)),
-                    source=s.get("source", ""),
-                )
-                for s in data["slots"]
-            )
             return cls(
-                prompt=data["prompt"],
-                mode=data["mode"],
-                slots=slots,
-                base=data.get("base", ""),
-                pieces=tuple(data.get("pieces", ())),
+                prompt=f.string(f.get(data, "prompt", path), at("prompt")),
+                mode=mode,  # type: ignore[arg-type]  # checked against MODES above
+                slots=tuple(slots),
+                base=f.string(f.get(data, "base", path, ""), at("base")),
+                pieces=f.strings(f.get(data, "pieces", path, []), at("pieces")),
             )
-        except KeyError as err:
-            raise ValueError(f"search space JSON is missing the field {err}") from None
+        except FormatError:
+            raise
+        except ValueError as err:
+            raise f.problem(str(err)) from None
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
@@ -183,13 +205,3 @@ class SearchSpace:
     def from_json(cls, text: str) -> SearchSpace:
         return cls.from_dict(parse_json_object(text, "search space"))
 
-
-def parse_json_object(text: str, what: str) -> dict:
-    """``text`` as a JSON object, or one ValueError naming ``what`` was being read."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{what} is not valid JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object for a {what}, got {type(data).__name__}")
-    return data
