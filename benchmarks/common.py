@@ -182,7 +182,8 @@ def _save_weights(spec: ModelSpec, seed: int, model: Any, clip: Any, vae: Any) -
 
 
 def build_backend(models: tuple[Any, Any, Any], steps: int, size: int, cfg: float = 7.5) -> Any:
-    from dpo_diff.nodes.comfy_backend import ComfyBackend, SamplingSettings
+    from dpo_diff.nodes.comfy_backend import ComfyBackend
+    from dpo_diff.nodes.sampling_settings import SamplingSettings
 
     model, clip, vae = models
     settings = SamplingSettings(steps=steps, cfg=cfg, width=size, height=size)

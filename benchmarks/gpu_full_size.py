@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     models = common.build_models(spec, dtype=None if dtype == torch.float32 else dtype)
     scorer = common.build_scorer(spec, device=args.device)
     started = time.perf_counter()
-    from dpo_diff.nodes.comfy_backend import gradient_mode
+    from dpo_diff.nodes.inference_tensors import gradient_mode
 
     with gradient_mode():
         cost = section_cost(args, models, scorer)

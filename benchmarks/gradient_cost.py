@@ -130,7 +130,7 @@ def all_weights(backend: Any, scorer: Any) -> list[Any]:
 def measure(case: CostCase, models: Any = None, scorer: Any = None) -> dict[str, Any]:
     """Measure one configuration in this process (the worker's job; also the smoke test's)."""
     import torch
-    from dpo_diff.nodes.comfy_backend import gradient_mode
+    from dpo_diff.nodes.inference_tensors import gradient_mode
 
     spec = common.MODEL_SPECS[case.model]
     models = models or common.build_models(spec)

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.model, args.size, args.steps, args.repeats = "tiny", 32, 4, 2
     common.setup(args.threads)
     import torch
-    from dpo_diff.nodes.comfy_backend import gradient_mode
+    from dpo_diff.nodes.inference_tensors import gradient_mode
 
     info = common.machine_info()
     spec = common.MODEL_SPECS[args.model]

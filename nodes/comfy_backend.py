@@ -18,148 +18,22 @@ applied, k-diffusion form ``x = x0 + sigma * eps``).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import comfy.model_management
 import comfy.sample
 import comfy.samplers
 import torch
 
-from dpo_core.scorers import OpenClipScorer
-
+from .clip_tokens import clip_token_ids
+from .inference_tensors import normal_weights
+from .sampling_settings import SamplingSettings
 from .text_encoding import encode_embeddings, sd1_text_encoder
-
-# Samplers that draw fresh noise during sampling from one generator for the whole batch: a
-# batch of several images would not reproduce single KSampler runs, so they run one by one.
-_STOCHASTIC_MARKERS = ("ancestral", "sde", "lcm", "restart", "er_sde", "seeds_")
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    """KSampler's inputs, with the image size."""
-
-    steps: int = 20
-    cfg: float = 7.5
-    sampler_name: str = "euler"
-    scheduler: str = "normal"
-    width: int = 512
-    height: int = 512
-
-    def __post_init__(self) -> None:
-        if self.steps < 2:
-            raise ValueError(f"expected at least 2 sampling steps, got {self.steps}")
-        if self.sampler_name not in comfy.samplers.SAMPLER_NAMES:
-            raise ValueError(f"unknown sampler {self.sampler_name!r}")
-        if self.scheduler not in comfy.samplers.SCHEDULER_NAMES:
-            raise ValueError(f"unknown scheduler {self.scheduler!r}")
-        if self.width % 8 or self.height % 8 or min(self.width, self.height) < 8:
-            raise ValueError(
-                f"expected width and height as multiples of 8, got {self.width}x{self.height}"
-            )
-
-    @property
-    def deterministic(self) -> bool:
-        return not any(m in self.sampler_name for m in _STOCHASTIC_MARKERS)
-
-
-class _Call(torch.nn.Module):
-    """Lets ``functional_call`` run an arbitrary method of ``inner`` with swapped tensors."""
-
-    def __init__(self, inner: torch.nn.Module, fn: Callable) -> None:
-        super().__init__()
-        self.inner = inner
-        self._fn = fn
-
-    def forward(self, *args, **kwargs):
-        return self._fn(*args, **kwargs)
-
-
-class normal_weights:
-    """Calls a module's method with ordinary copies of its inference-tensor weights.
-
-    Copies are made once, lazily, and only of tensors that need it (none when the model was
-    loaded outside inference mode); drop the object to free them.
-    """
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.module = module
-        self._copies: dict[str, torch.Tensor] | None = None
-
-    def _swapped(self) -> dict[str, torch.Tensor]:
-        if self._copies is None:
-            with torch.inference_mode(False):
-                self._copies = {
-                    f"inner.{name}": t.clone()
-                    for name, t in [
-                        *self.module.named_parameters(remove_duplicate=False),
-                        *self.module.named_buffers(remove_duplicate=False),
-                    ]
-                    if t.is_inference()
-                }
-        return self._copies
-
-    def __call__(self, fn: Callable, *args, **kwargs):
-        copies = self._swapped()
-        if not copies:
-            return fn(*args, **kwargs)
-        wrapper = _Call(self.module, fn)
-        return torch.func.functional_call(wrapper, copies, args, kwargs, strict=False)
-
-
-def own_evaluator_weights(evaluator: OpenClipScorer) -> OpenClipScorer:
-    """Give an evaluator that was loaded during a prompt ordinary tensors, in place.
-
-    Evaluators are our own objects (only this pack's nodes use them), so unlike ComfyUI's
-    models they may be changed; the values stay the same.
-    """
-    with torch.inference_mode(False):
-        for module in evaluator.modules():
-            for name, p in list(module._parameters.items()):
-                if p is not None and p.is_inference():
-                    module._parameters[name] = torch.nn.Parameter(p.clone(), p.requires_grad)
-            for name, b in list(module._buffers.items()):
-                if b is not None and b.is_inference():
-                    module._buffers[name] = b.clone()
-    return evaluator
-
-
-@contextlib.contextmanager
-def gradient_mode() -> Iterator[None]:
-    """Leave ComfyUI's inference mode and enable autograd, for the optimizer's own work."""
-    with torch.inference_mode(False), torch.enable_grad():
-        yield
 
 
 def _check_interrupt(*_args) -> None:
     """Sampler step callback: Cancel in the UI takes effect after the current model call."""
     comfy.model_management.throw_exception_if_processing_interrupted()
-
-
-def clip_token_ids(clip, text: str) -> list[int]:
-    """BPE ids of ``text`` from a ``comfy.sd.CLIP``'s tokenizer, without start/end/padding
-    (prompt weights are parsed by ComfyUI and dropped here)."""
-    special = clip.cond_stage_model.clip_l.special_tokens
-    start, end, pad = special["start"], special["end"], special["pad"]
-    ids: list[int] = []
-    for chunk in clip.tokenize(text)["l"]:
-        for token, _weight in chunk:
-            if not isinstance(token, int):
-                raise ValueError(
-                    "prompts with embeddings (textual inversion) are not supported in a search "
-                    "space; write the words instead"
-                )
-            if token == start:
-                continue
-            if token in (end, pad):
-                break
-            ids.append(token)
-    return ids
-
-
-def count_clip_tokens(clip, text: str) -> int:
-    return len(clip_token_ids(clip, text))
 
 
 def _as_conditioning(context: torch.Tensor) -> list:

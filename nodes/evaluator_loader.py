@@ -107,6 +107,3 @@ class EvaluatorLoader(io.ComfyNode):
         if path is None:
             raise ValueError(f"evaluator weights {weights!r} not found in models/{FOLDER}/")
         return io.NodeOutput(load_evaluator(kind, path))
-
-
-NODES = [EvaluatorLoader]

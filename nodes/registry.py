@@ -1,25 +1,28 @@
-"""The pack's ComfyUI extension: the list of node classes, gathered from the node modules."""
+"""The pack's ComfyUI extension: the list of node classes, in the order the editor shows them."""
 
 from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
-# Node modules of this package, each exposing NODES: list[type[io.ComfyNode]].
-NODE_MODULES: tuple[str, ...] = (
-    "space_builder_node",
-    "evaluator_loader",
-    "optimizer_nodes",
-    "tiny_world_loader",
+from .evaluator_loader import EvaluatorLoader
+from .gradient_node import ShortcutGradientOptimizer
+from .record_node import LoadRunRecord
+from .search_node import EvolutionarySearch
+from .space_builder_node import SearchSpaceBuilder
+from .tiny_world_loader import DPOTinyWorldLoader
+
+NODE_CLASSES: tuple[type[io.ComfyNode], ...] = (
+    SearchSpaceBuilder,
+    EvaluatorLoader,
+    ShortcutGradientOptimizer,
+    EvolutionarySearch,
+    LoadRunRecord,
+    DPOTinyWorldLoader,
 )
 
 
 def all_nodes() -> list[type[io.ComfyNode]]:
-    import importlib
-
-    found: list[type[io.ComfyNode]] = []
-    for name in NODE_MODULES:
-        found.extend(importlib.import_module(f"{__package__}.{name}").NODES)
-    return found
+    return list(NODE_CLASSES)
 
 
 class DPODiffExtension(ComfyExtension):

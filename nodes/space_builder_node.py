@@ -95,7 +95,7 @@ class SearchSpaceBuilder(io.ComfyNode):
         )  # fmt: skip
         count_tokens = None
         if clip is not None:
-            from .comfy_backend import count_clip_tokens
+            from .clip_tokens import count_clip_tokens
 
             def count_tokens(text: str) -> int:
                 return count_clip_tokens(clip, text)
@@ -109,6 +109,3 @@ class SearchSpaceBuilder(io.ComfyNode):
             log.warning("Search Space Builder: %s", warning)
         lines = [f"warning: {w}" for w in result.warnings] + [preview(result.space)]
         return io.NodeOutput(result.space, "\n".join(lines), result.space.to_json())
-
-
-NODES = [SearchSpaceBuilder]

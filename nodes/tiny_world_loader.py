@@ -51,6 +51,3 @@ class DPOTinyWorldLoader(io.ComfyNode):
     def execute(cls) -> io.NodeOutput:
         world = load_world()
         return io.NodeOutput(world.model, world.clip, world.vae, world.evaluator)
-
-
-NODES = [DPOTinyWorldLoader]

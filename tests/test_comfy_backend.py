@@ -15,7 +15,8 @@ STEPS = 6
 
 
 def _backend(tiny_sd1, **settings):
-    from dpo_diff.nodes.comfy_backend import ComfyBackend, SamplingSettings
+    from dpo_diff.nodes.comfy_backend import ComfyBackend
+    from dpo_diff.nodes.sampling_settings import SamplingSettings
 
     model, clip, vae = tiny_sd1
     options = {"steps": STEPS, "cfg": 5.0, "width": 32, "height": 32, **settings}
@@ -98,7 +99,7 @@ def test_batched_sampling_equals_single_runs(tiny_sd1):
 
 def test_gradients_reach_logits_through_comfy_models_loaded_in_inference_mode(build_tiny_sd1):
     """Models loaded inside a prompt hold inference tensors; the backend must still backprop."""
-    from dpo_diff.nodes.comfy_backend import gradient_mode
+    from dpo_diff.nodes.inference_tensors import gradient_mode
 
     with torch.inference_mode():  # what ComfyUI does around every prompt
         models = build_tiny_sd1(0)

@@ -33,7 +33,8 @@ def _space() -> SearchSpace:
 
 
 def _nodes():
-    from dpo_diff.nodes.optimizer_nodes import EvolutionarySearch, ShortcutGradientOptimizer
+    from dpo_diff.nodes.gradient_node import ShortcutGradientOptimizer
+    from dpo_diff.nodes.search_node import EvolutionarySearch
 
     return ShortcutGradientOptimizer, EvolutionarySearch
 

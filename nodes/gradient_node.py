@@ -1,0 +1,96 @@
+"""DPO Shortcut Gradient Optimizer: learns a distribution over the space's words by gradient."""
+
+from __future__ import annotations
+
+import logging
+
+from comfy_api.latest import io
+
+from dpo_core.config import GPOConfig, SearchConfig
+from dpo_core.search import optimize
+
+from .images import loss_curve
+from .inference_tensors import gradient_mode, own_evaluator_weights
+from .io_types import CATEGORY, DistributionIO
+from .progress import NodeProgress
+from .run_files import record_path
+from .shared_inputs import check_space, make_backend, model_inputs, node_id, sampling_inputs
+from .shared_inputs import search_seeds as seeds_from
+
+log = logging.getLogger(__name__)
+
+
+class ShortcutGradientOptimizer(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="DPOShortcutGradientOptimizer",
+            display_name="DPO Shortcut Gradient Optimizer",
+            category=CATEGORY,
+            hidden=[io.Hidden.unique_id],
+            description=(
+                "Learns which words of the search space help, by gradient descent on a "
+                "Gumbel-softmax relaxation of the word choice. Each iteration samples without "
+                "gradient down to a random step, then backpropagates through one (or K) "
+                "denoising steps, the VAE and the evaluator (the shortcut text gradient)."
+            ),
+            inputs=[
+                *model_inputs(),
+                *sampling_inputs(),
+                io.Int.Input("iterations", default=20, min=1, max=500, tooltip="Gradient steps on the word logits."),
+                io.Int.Input(
+                    "grad_steps", default=1, min=1, max=8,
+                    tooltip="K: denoising steps with gradient per iteration (the paper uses 1). "
+                    "Memory grows with K, not with the number of sampling steps.",
+                ),
+                io.Float.Input(
+                    "step_start", default=0.3, min=0.0, max=0.99, step=0.01,
+                    tooltip="Earliest step with gradient, as a fraction of the steps (0.3 of 50 = step 15).",
+                ),
+                io.Float.Input(
+                    "step_end", default=0.48, min=0.0, max=0.99, step=0.01,
+                    tooltip="Latest step with gradient, as a fraction of the steps (0.48 of 50 = step 24).",
+                ),
+                io.Float.Input("learning_rate", default=0.1, min=0.0001, max=10.0, step=0.01, tooltip="RMSprop learning rate on the logits."),
+                io.Float.Input(
+                    "temperature", default=1.0, min=0.05, max=10.0, step=0.05,
+                    tooltip="Gumbel-softmax temperature: lower is closer to a hard choice of one word.",
+                ),
+            ],
+            outputs=[
+                DistributionIO.Output(
+                    "distribution", tooltip="The learned distribution over words (feed EvolutionarySearch)."
+                ),
+                io.Image.Output("loss_curve", tooltip="Relaxed loss per iteration."),
+            ],
+        )  # fmt: skip
+
+    @classmethod
+    def execute(
+        cls, model, clip, vae, evaluator, space, seed, steps, cfg, sampler_name, scheduler,
+        width, height, search_seeds, iterations, grad_steps, step_start, step_end,
+        learning_rate, temperature,
+    ) -> io.NodeOutput:  # fmt: skip
+        check_space(space)
+        if step_start > step_end:
+            raise ValueError(f"step_start ({step_start}) must not be above step_end ({step_end})")
+        gpo = GPOConfig(
+            iterations=iterations, grad_steps=grad_steps, step_start=step_start,
+            step_end=step_end, learning_rate=learning_rate, temperature=temperature,
+        )  # fmt: skip
+        config = SearchConfig(
+            method="gpo", generations=0, seed=seed,
+            search_seeds=seeds_from(seed, search_seeds), holdout_seeds=(), gpo=gpo,
+        )  # fmt: skip
+        with gradient_mode():
+            backend = make_backend(
+                model, clip, vae, steps, cfg, sampler_name, scheduler, width, height
+            )
+            path = record_path("gradient")
+            record = optimize(
+                backend, own_evaluator_weights(evaluator), space, config,
+                callback=NodeProgress(path, node_id(cls)),
+            )  # fmt: skip
+            record.save(path)
+        log.info("learned distribution saved in %s", path)
+        return io.NodeOutput(record, loss_curve(record.loss_curve))

@@ -1,0 +1,59 @@
+"""What a finished search shows: the before/after grid on held-out seeds and the report text."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import folder_paths
+import torch
+
+from dpo_core.evaluation import fixed_text, render_images
+from dpo_core.record import RunRecord
+
+from .comfy_backend import ComfyBackend
+from .images import grid
+
+
+def comparison_grid(backend: ComfyBackend, record: RunRecord, batch_size: int) -> torch.Tensor:
+    """Original (top) and best (bottom) on the held-out seeds (the first search seed if none)."""
+    space, config = record.space, record.config
+    seeds = list(config.holdout_seeds or config.search_seeds[:1])
+    original = space.render(space.original_choice())
+    best = record.best.text if record.best is not None else original
+    fixed = fixed_text(space, config.negative_prompt)
+    rows = []
+    for text in (original, best):
+        positives, negatives = ([fixed] * len(seeds), [text] * len(seeds))
+        if space.mode == "positive":
+            positives, negatives = negatives, positives
+        rows.append(render_images(backend, positives, negatives, seeds, batch_size))
+    return grid(rows)
+
+
+def report(record: RunRecord, path: Path | None = None) -> str:
+    space = record.space
+    original = space.render(space.original_choice())
+    lines = [
+        f"mode: {space.mode} ({'lower' if space.mode == 'negative' else 'higher'} loss is the goal)",
+        f"method: {record.method}, {len(record.candidates)} candidates scored"
+        + (" (stopped early)" if record.stopped_early else ""),
+        f"original: {original!r}",
+    ]
+    if record.best is not None:
+        lines.append(f"best:     {record.best.text!r}")
+        seen_original = [c for c in record.candidates if c.choice == space.original_choice()]
+        if seen_original:
+            lines.append(
+                f"search seeds: original {seen_original[0].mean:.4f} -> best {record.best.mean:.4f}"
+            )
+        else:
+            lines.append(f"search seeds: best {record.best.mean:.4f}")
+    if record.holdout is not None:
+        h = record.holdout
+        lines.append(
+            f"held-out seeds {list(h.seeds)}: original {h.original_mean:.4f} -> best {h.best_mean:.4f}"
+        )
+    if path is not None:
+        lines.append(f"record: {os.path.relpath(path, folder_paths.get_output_directory())}")
+    return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""DPO Evolutionary Search: evolves word choices on fully sampled images (the hybrid when a
+learned distribution is connected) and outputs the best prompt, its conditioning and a report."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from dpo_core.config import EPOConfig, SearchConfig
+from dpo_core.record import RunRecord
+from dpo_core.search import optimize
+
+from .inference_tensors import gradient_mode, own_evaluator_weights
+from .io_types import CATEGORY, DistributionIO
+from .progress import NodeProgress
+from .run_files import record_path
+from .run_report import comparison_grid, report
+from .shared_inputs import (
+    check_space,
+    encode_conditioning,
+    make_backend,
+    model_inputs,
+    node_id,
+    sampling_inputs,
+)
+from .shared_inputs import (
+    holdout_seeds as holdout_from,
+)
+from .shared_inputs import (
+    search_seeds as seeds_from,
+)
+
+
+class EvolutionarySearch(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="DPOEvolutionarySearch",
+            display_name="DPO Evolutionary Search",
+            category=CATEGORY,
+            hidden=[io.Hidden.unique_id],
+            description=(
+                "Evolves word choices (selection, mutation, crossover) scored on fully sampled "
+                "images; with a learned distribution the first population is drawn from it "
+                "(DPO-Diff's hybrid). Outputs the best prompt, its conditioning, a before/after "
+                "grid on held-out seeds and a report. The run record JSON is written to "
+                "output/dpo_diff/ after every batch."
+            ),
+            inputs=[
+                *model_inputs(),
+                *sampling_inputs(),
+                DistributionIO.Input(
+                    "distribution", optional=True,
+                    tooltip="Optional learned distribution; without it, plain evolution from "
+                    "uniformly drawn words.",
+                ),
+                io.Int.Input(
+                    "generations", default=10, min=1, max=200,
+                    tooltip="Budget in generations: generations x population candidates are "
+                    "scored (the paper: 40 x 20).",
+                ),
+                io.Int.Input("population", default=20, min=2, max=200, tooltip="Candidates per generation; the best half parents the next."),
+                io.Int.Input(
+                    "holdout_seeds", default=2, min=0, max=16,
+                    tooltip="Seeds never searched on, for the before/after report and grid (0 turns the report off).",
+                ),
+                io.Int.Input(
+                    "batch_size", default=4, min=1, max=64,
+                    tooltip="Images per model call while scoring; lower it if memory runs out.",
+                ),
+                io.String.Input(
+                    "fixed_negative", default="", multiline=True, optional=True,
+                    tooltip="Attack mode only: the negative prompt kept fixed while the positive prompt is rewritten.",
+                ),
+            ],
+            outputs=[
+                io.Conditioning.Output(
+                    "conditioning",
+                    tooltip="The optimized prompt encoded like CLIPTextEncode: the negative "
+                    "conditioning (enhancement) or the rewritten positive one (attack).",
+                ),
+                io.String.Output("prompt", tooltip="The optimized negative prompt (or rewritten prompt)."),
+                io.Image.Output("comparison", tooltip="Held-out seeds: top row the original, bottom row the best."),
+                io.String.Output("report", tooltip="Loss of the original vs. the best, on search and held-out seeds."),
+            ],
+        )  # fmt: skip
+
+    @classmethod
+    def execute(
+        cls, model, clip, vae, evaluator, space, seed, steps, cfg, sampler_name, scheduler,
+        width, height, search_seeds, generations, population, holdout_seeds, batch_size,
+        distribution: RunRecord | None = None, fixed_negative: str = "",
+    ) -> io.NodeOutput:  # fmt: skip
+        check_space(space)
+        logits = None
+        if distribution is not None:
+            if distribution.space != space:
+                raise ValueError(
+                    "the distribution was learned on another search space; connect the same "
+                    "Search Space Builder output to both optimizer nodes"
+                )
+            logits = distribution.logits
+        keep = max(1, population // 2)
+        mutations = population // 2
+        epo = EPOConfig(
+            population=population, keep=keep, mutations=mutations, crossovers=population - mutations
+        )
+        config = SearchConfig(
+            method="hybrid" if logits is not None else "epo", generations=generations, seed=seed,
+            search_seeds=seeds_from(seed, search_seeds),
+            holdout_seeds=holdout_from(seed, holdout_seeds),
+            batch_size=batch_size, negative_prompt=fixed_negative or "", epo=epo,
+        )  # fmt: skip
+        with gradient_mode():
+            backend = make_backend(
+                model, clip, vae, steps, cfg, sampler_name, scheduler, width, height
+            )
+            path = record_path("search")
+            record = optimize(
+                backend, own_evaluator_weights(evaluator), space, config,
+                callback=NodeProgress(path, node_id(cls)), logits=logits,
+            )  # fmt: skip
+            record.save(path)
+            comparison = comparison_grid(backend, record, batch_size)
+        best = (
+            record.best.text if record.best is not None else space.render(space.original_choice())
+        )
+        return io.NodeOutput(
+            encode_conditioning(clip, best), best, comparison, report(record, path)
+        )
