@@ -54,7 +54,9 @@ def render_dataset(seed: int, size: int) -> WorldData:
     rng = random.Random(seed + 1)
     for start in range(0, size, 256):
         chunk = triples[start : start + 256]
-        rendered = world.render([s for s, _, _ in chunk], rng.randrange(2**31), [d for _, d, _ in chunk])
+        rendered = world.render(
+            [s for s, _, _ in chunk], rng.randrange(2**31), [d for _, d, _ in chunk]
+        )
         images[start : start + len(chunk)] = (rendered * 255.0).round().to(torch.uint8)
     labels = {
         name: torch.tensor([s.labels()[name] for s, _, _ in triples]) for name in world.ATTRIBUTES

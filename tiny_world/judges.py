@@ -127,7 +127,10 @@ def caption_match_matrix(
     stated = [(world.parse_caption(t), world.named_defects(t)) for t in captions]
     return torch.tensor(
         [
-            [all(getattr(s, k) == v for k, v in attrs.items()) and named == d for attrs, named in stated]
+            [
+                all(getattr(s, k) == v for k, v in attrs.items()) and named == d
+                for attrs, named in stated
+            ]
             for s, d in zip(scenes, defects)
         ]
     )
@@ -152,12 +155,12 @@ def soften(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def changed_scene(scene: world.Scene, attribute: str, shift: int = 1) -> world.Scene:
     """``scene`` with one attribute moved to another value (a wrong caption's scene)."""
     values = world.ATTRIBUTE_VALUES[attribute]
-    return scene.replace(**{attribute: values[(values.index(getattr(scene, attribute)) + shift) % len(values)]})
+    return scene.replace(
+        **{attribute: values[(values.index(getattr(scene, attribute)) + shift) % len(values)]}
+    )
 
 
-def hard_negative_caption(
-    scene: world.Scene, defects: frozenset[str], rng: random.Random
-) -> str:
+def hard_negative_caption(scene: world.Scene, defects: frozenset[str], rng: random.Random) -> str:
     """A caption that is wrong for the image in one way: one attribute changed, an absent
     defect named, or a present defect left out."""
     u = rng.random()

@@ -86,12 +86,32 @@ def train_classifier(data, recon, seed: int, seconds: float, max_steps: int, sta
         opt.step()
         step += 1
         if step % 50 == 0:
-            log.info("classifier step %d  loss %.4f  (%.0f s)", step, loss.item(), time.monotonic() - start)
-    snapshot = {"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng_state(rng, gen), "step": step}
+            log.info(
+                "classifier step %d  loss %.4f  (%.0f s)",
+                step,
+                loss.item(),
+                time.monotonic() - start,
+            )
+    snapshot = {
+        "model": model.state_dict(),
+        "opt": opt.state_dict(),
+        "rng": rng_state(rng, gen),
+        "step": step,
+    }
     return model.eval(), snapshot
 
 
-def train_evaluator(data, recon, config: dict, seed: int, seconds: float, max_steps: int, state, batch=64, checkpoint=None):
+def train_evaluator(
+    data,
+    recon,
+    config: dict,
+    seed: int,
+    seconds: float,
+    max_steps: int,
+    state,
+    batch=64,
+    checkpoint=None,
+):
     """CLIP's contrastive loss, every true caption in the batch a target (captions of the world
     repeat), plus one hard-negative caption per image as an extra column for that image."""
     import open_clip
@@ -118,7 +138,12 @@ def train_evaluator(data, recon, config: dict, seed: int, seconds: float, max_st
     start = time.monotonic()
 
     def snapshot() -> dict:
-        return {"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng_state(rng, gen), "step": step}
+        return {
+            "model": model.state_dict(),
+            "opt": opt.state_dict(),
+            "rng": rng_state(rng, gen),
+            "step": step,
+        }
 
     while step < max_steps and time.monotonic() - start < seconds:
         for group in opt.param_groups:
@@ -132,7 +157,9 @@ def train_evaluator(data, recon, config: dict, seed: int, seconds: float, max_st
         hard = [hard_negative_caption(s, d, rng) for s, d in zip(scenes, defects)]
         images = (judge_batch(data, recon, index, gen, rng) - mean) / std
         image_features = nn.functional.normalize(model.encode_image(images), dim=-1)
-        text_features = nn.functional.normalize(model.encode_text(tokenizer(captions + hard)), dim=-1)
+        text_features = nn.functional.normalize(
+            model.encode_text(tokenizer(captions + hard)), dim=-1
+        )
         scale = model.logit_scale.exp().clamp(max=100)
         logits = scale * image_features @ text_features.T  # (B, 2B)
         targets = caption_match_matrix(scenes, defects, captions).float()
@@ -140,7 +167,11 @@ def train_evaluator(data, recon, config: dict, seed: int, seconds: float, max_st
         full = torch.cat([targets, hard_true], 1)
         loss_i = -(full / full.sum(1, keepdim=True) * logits.log_softmax(1)).sum(1).mean()
         text_logits = logits[:, :batch].T
-        loss_t = -(targets.T / targets.T.sum(1, keepdim=True).clamp(min=1) * text_logits.log_softmax(1)).sum(1).mean()
+        loss_t = (
+            -(targets.T / targets.T.sum(1, keepdim=True).clamp(min=1) * text_logits.log_softmax(1))
+            .sum(1)
+            .mean()
+        )
         loss = (loss_i + loss_t) / 2
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -173,7 +204,9 @@ def main(argv: list[str]) -> None:
 
     state = load_checkpoint("classifier") if args.resume else None
     if state is None or state["step"] < args.classifier_steps:
-        classifier, snap = train_classifier(data, recon, args.seed, budget, args.classifier_steps, state)
+        classifier, snap = train_classifier(
+            data, recon, args.seed, budget, args.classifier_steps, state
+        )
         save_checkpoint("classifier", snap)
         if snap["step"] < args.classifier_steps:
             return  # out of time: rerun with --resume

@@ -71,7 +71,9 @@ def cached_latents(vae, model, data, n: int) -> torch.Tensor:
     return latents
 
 
-def choose_caption(scene, defects, full: str, rng: random.Random, empty: float, partial: float) -> str:
+def choose_caption(
+    scene, defects, full: str, rng: random.Random, empty: float, partial: float
+) -> str:
     from . import world
 
     u = rng.random()
@@ -102,7 +104,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("--images", type=int, default=8192, help="training images encoded to latents")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the saved weights")
     p.add_argument("--empty", type=float, default=EMPTY_CAPTIONS, help='share of "" captions')
-    p.add_argument("--partial", type=float, default=PARTIAL_CAPTIONS, help="share of partial captions")
+    p.add_argument(
+        "--partial", type=float, default=PARTIAL_CAPTIONS, help="share of partial captions"
+    )
     p.add_argument("--warmup", type=int, default=200, help="learning-rate warm-up steps")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=500)

@@ -352,7 +352,10 @@ _GRID = torch.stack(
 # Grain: one fixed texture of 2x2-pixel cells (the same in every grainy image, so that a small
 # decoder can draw it), added with a random strength.
 _GRAIN = (
-    (torch.rand(IMAGE_SIZE // 2, IMAGE_SIZE // 2, generator=torch.Generator().manual_seed(7)) * 2 - 1)
+    (
+        torch.rand(IMAGE_SIZE // 2, IMAGE_SIZE // 2, generator=torch.Generator().manual_seed(7)) * 2
+        - 1
+    )
     .repeat_interleave(2, 0)
     .repeat_interleave(2, 1)
 )
