@@ -91,6 +91,84 @@ def save_grid(source: Path, target: Path, scale: int = 4) -> None:
     image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST).save(target)
 
 
+def holdout_seeds(api: dict, records: list[Path]) -> list[int]:
+    """The held-out seeds of the grid's columns: from the run record, else the workflow's
+    search node (held-out seeds start 10000 above its seed input)."""
+    for record in records:
+        seeds = json.loads(record.read_text()).get("config", {}).get("holdout_seeds")
+        if seeds:
+            return [int(s) for s in seeds]
+    for node in api.values():
+        if node["class_type"] == "DPOEvolutionarySearch":
+            inputs = node["inputs"]
+            return [int(inputs["seed"]) + 10_000 + i for i in range(int(inputs["holdout_seeds"]))]
+    return []
+
+
+def verdict_text(prompt: str, image) -> tuple[str, bool]:
+    """The world's attribute classifier on one image: "all right" or what is wrong."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from tiny_world.measure import Verdict
+    from tiny_world.models import load_classifier
+
+    global _CLASSIFIER
+    if _CLASSIFIER is None:
+        _CLASSIFIER = load_classifier()
+    labels = _CLASSIFIER.predict(image[None])[0]
+    verdict = Verdict(prompt, "", 0, labels, 1.0, 0.0)
+    if verdict.exact:
+        return "all right", True
+    wrong = [f"{k}: {v}" for k, v in verdict.wrong_attributes.items()]
+    wrong += sorted(verdict.unwanted)
+    return "wrong: " + ", ".join(wrong), False
+
+
+_CLASSIFIER = None
+
+
+def labelled_grid(source: Path, target: Path, prompt: str, negative: str, seeds: list[int],
+                  scale: int = 4) -> None:  # fmt: skip
+    """The tiny world's before/after grid with words on it: the prompt, each row's negative
+    prompt, each column's seed, and the classifier's verdict under every image."""
+    import textwrap
+
+    import numpy as np
+    import torch
+    from PIL import Image, ImageDraw
+
+    grid = Image.open(source).convert("RGB")
+    tile = grid.height // 2  # two rows: the original negative prompt, then the optimized one
+    columns = grid.width // tile
+    seeds = (seeds + [None] * columns)[:columns]
+    side, top, below, cell = 230, 56, 44, tile * scale
+    out = Image.new("RGB", (side + columns * (cell + 8), top + 2 * (cell + below) + 8), "white")
+    draw = ImageDraw.Draw(out)
+    draw.text((8, 8), f"prompt: {prompt}", fill=(0, 0, 0))
+    draw.text((8, 24), "classifier verdict under each image (held-out seeds, never searched on)",
+              fill=(90, 90, 90))  # fmt: skip
+    rows = [("negative: (none)", ""), (f"negative: {negative or '(none)'}", negative)]
+    right = [0, 0]
+    for r, (label, _) in enumerate(rows):
+        y = top + r * (cell + below)
+        draw.multiline_text((8, y + 8), "\n".join(textwrap.wrap(label, 32)), fill=(0, 0, 0))
+        for c in range(columns):
+            x = side + c * (cell + 8)
+            box = (c * tile, r * tile, (c + 1) * tile, (r + 1) * tile)
+            piece = grid.crop(box)
+            out.paste(piece.resize((cell, cell), Image.Resampling.NEAREST), (x, y))
+            if r == 0 and seeds[c] is not None:
+                draw.text((x, top - 14), f"seed {seeds[c]}", fill=(0, 0, 0))
+            pixels = torch.from_numpy(np.asarray(piece, dtype=np.float32) / 255.0).movedim(-1, 0)
+            text, ok = verdict_text(prompt, pixels)
+            right[r] += ok
+            lines = textwrap.wrap(text, max(12, cell // 7))[:2]
+            draw.multiline_text((x, y + cell + 4), "\n".join(lines),
+                                fill=(0, 120, 0) if ok else (180, 0, 0))  # fmt: skip
+        draw.text((8, y + cell - 12), f"{right[r]}/{columns} all right", fill=(0, 0, 0))
+    out.save(target)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
@@ -129,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         texts = {nid: "".join(out["text"]) for nid, out in outputs.items() if "text" in out}
         OUT.mkdir(parents=True, exist_ok=True)
         saved = []
+        grid_source = None
         for nid, out in outputs.items():
             for image in out.get("images", []):
                 folder = (
@@ -138,11 +217,20 @@ def main(argv: list[str] | None = None) -> int:
                 if nid == GRID_NODE:
                     save_grid(source, OUT / "before_after_grid.png")
                     saved.append(OUT / "before_after_grid.png")
+                    grid_source = source
                 elif image["type"] == "output":
                     shutil.copy(source, OUT / image["filename"])
                     saved.append(OUT / image["filename"])
-        for record in (server.output_dir / "dpo_diff").glob("*.json"):
+        records = sorted((server.output_dir / "dpo_diff").glob("*.json"))
+        for record in records:
             shutil.copy(record, OUT / record.name)
+        if args.checkpoint is None and grid_source is not None:  # the world's judge can label it
+            prompt = next(n["inputs"]["value"] for n in api.values()
+                          if n["class_type"] == "PrimitiveStringMultiline")  # fmt: skip
+            labelled = OUT / "before_after_labelled.png"
+            labelled_grid(grid_source, labelled, prompt, texts.get(NEGATIVE_NODE, ""),
+                          holdout_seeds(api, records))  # fmt: skip
+            saved.append(labelled)
     print("\noptimized negative prompt:", repr(texts.get(NEGATIVE_NODE, "?")))
     print("\n" + texts.get(REPORT_NODE, ""))
     print("\nbefore/after (top row: original negative prompt, bottom: optimized; held-out seeds)")
