@@ -20,15 +20,18 @@ class DPOTinyWorldLoader(io.ComfyNode):
             description=(
                 "A small text-to-image world trained on CPU and shipped with the pack: 64x64 "
                 "pictures of one or two coloured shapes (e.g. 'a small red circle on the left "
-                "on a white background'). Use 64x64 latents. Lets the demo and the benchmarks "
-                "measure faithfulness without downloading Stable Diffusion."
+                "on a white background', 'two big blue squares on the right on a black "
+                "background'). Like Stable Diffusion it sometimes adds a defect the prompt did "
+                "not ask for (blur, grain, a watermark), which a negative prompt naming it "
+                "removes. Use 64x64 latents. Lets the demo and the benchmarks measure "
+                "faithfulness without downloading Stable Diffusion."
             ),
             inputs=[],
             outputs=[
                 io.Model.Output(
                     display_name="MODEL",
                     tooltip="SD1.5-architecture diffusion model (small width), eps-prediction; "
-                    "sample 64x64 images, e.g. euler/normal, 20 steps, cfg 5-7.",
+                    "sample 64x64 images, e.g. euler/normal, 20 steps, cfg 6.",
                 ),
                 io.Clip.Output(
                     display_name="CLIP",
