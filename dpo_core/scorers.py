@@ -8,6 +8,7 @@ human-preference weights: the same class, another registry entry.
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,35 +28,102 @@ class ScorerSpec:
 
     architecture: str  # open_clip model name
     description: str
+    patch_embedding: tuple[int, ...]  # shape of visual.conv1.weight: tells the kinds apart
 
 
 SCORERS: dict[str, ScorerSpec] = {
     "clip-vit-b-32": ScorerSpec(
-        "ViT-B-32-quickgelu", "OpenAI CLIP ViT-B/32 (the paper's main metric), open_clip weights"
+        "ViT-B-32-quickgelu",
+        "OpenAI CLIP ViT-B/32 (the paper's main metric), open_clip weights",
+        (768, 3, 32, 32),
     ),
-    "clip-vit-l-14": ScorerSpec("ViT-L-14-quickgelu", "OpenAI CLIP ViT-L/14, open_clip weights"),
-    "hpsv2": ScorerSpec("ViT-H-14", "HPS v2: open_clip ViT-H-14 fine-tuned on human preferences"),
+    "clip-vit-l-14": ScorerSpec(
+        "ViT-L-14-quickgelu", "OpenAI CLIP ViT-L/14, open_clip weights", (1024, 3, 14, 14)
+    ),
+    "hpsv2": ScorerSpec(
+        "ViT-H-14", "HPS v2: open_clip ViT-H-14 fine-tuned on human preferences", (1280, 3, 14, 14)
+    ),
 }
+HF_CLIP_KIND = "transformers CLIP"  # a Hugging Face CLIPModel file; architecture from shapes
+EMBEDDED_KIND = "embedded config"  # an open_clip model whose config is stored in the file
+
+
+class WeightsFileError(ValueError):
+    """An evaluator file that cannot be used; the message names the file, what is wrong and,
+    where it can be told, which kinds fit."""
+
+
+def kinds_that_fit(state: dict[str, torch.Tensor]) -> list[str]:
+    """The evaluator kinds whose architecture matches these weights' telling shapes."""
+    if "vision_model.embeddings.patch_embedding.weight" in state:
+        return [HF_CLIP_KIND]
+    conv = state.get("visual.conv1.weight")
+    shape = tuple(conv.shape) if isinstance(conv, torch.Tensor) else None
+    return [kind for kind, spec in SCORERS.items() if spec.patch_embedding == shape]
+
+
+def _fit_hint(state: dict[str, torch.Tensor]) -> str:
+    kinds = kinds_that_fit(state)
+    if kinds:
+        return f"kinds that fit: {', '.join(kinds)}"
+    return (
+        f"it fits none of {', '.join(SCORERS)} or {HF_CLIP_KIND}; an open_clip model of another "
+        f"size needs its config stored in the file ({EMBEDDED_KIND})"
+    )
 
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Weights from a ``.safetensors`` or torch file; unwraps ``state_dict``/``model`` and
-    strips a ``module.`` prefix (training checkpoints such as HPSv2's)."""
+    strips a ``module.`` prefix (training checkpoints such as HPSv2's). Torch files are read
+    with ``weights_only=True`` (tensors, never pickled code); any failure is one
+    ``WeightsFileError`` that names the file."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"expected a checkpoint file, got {str(path)!r} (not found)")
+        raise WeightsFileError(f"expected a checkpoint file, got {str(path)!r} (not found)")
+    name = path.name
+    if path.stat().st_size == 0:
+        raise WeightsFileError(f"evaluator file {name} is empty (0 bytes); download it again")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        state: Any = load_file(str(path))
+        try:
+            state: Any = load_file(str(path))
+        except Exception as err:  # safetensors raises its own error type for every defect
+            raise WeightsFileError(
+                f"evaluator file {name} is not a readable safetensors file ({err}); it may be "
+                "truncated or another kind of file: download it again"
+            ) from None
     else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except EOFError:
+            raise WeightsFileError(
+                f"evaluator file {name} ends early (truncated); download it again"
+            ) from None
+        except pickle.UnpicklingError:
+            # torch's own message suggests loading unsafely; that advice is never passed on
+            raise WeightsFileError(
+                f"evaluator file {name} holds more than tensors (pickled objects), and only "
+                "tensors are loaded, never code; use a .safetensors copy of these weights"
+            ) from None
+        except (RuntimeError, OSError, ValueError):
+            raise WeightsFileError(
+                f"evaluator file {name} is not a torch weights file (corrupt or truncated); "
+                "download it again"
+            ) from None
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
-    if not isinstance(state, dict):
-        raise ValueError(f"expected a state dict in {str(path)!r}, got {type(state).__name__}")
-    return {k.removeprefix("module."): v for k, v in state.items()}
+    if not isinstance(state, dict) or not state:
+        raise WeightsFileError(
+            f"evaluator file {name} holds no weights (expected a dict of tensors, got "
+            f"{type(state).__name__})"
+        )
+    tensors = {str(k).removeprefix("module."): v for k, v in state.items()
+               if isinstance(v, torch.Tensor)}  # fmt: skip
+    if not tensors:
+        raise WeightsFileError(f"evaluator file {name} holds no tensors")
+    return tensors
 
 
 class OpenClipScorer(torch.nn.Module):
@@ -98,20 +166,35 @@ class OpenClipScorer(torch.nn.Module):
         weights, then load ``checkpoint``; ``None`` keeps the random weights (tests only)."""
         import open_clip
 
+        state = None if checkpoint is None else load_state_dict(checkpoint)
+        label = Path(checkpoint).name if checkpoint is not None else "random weights"
         if model_config is not None:
-            model = open_clip.CLIP(**model_config)
+            try:
+                model = open_clip.CLIP(**model_config)
+            except (TypeError, ValueError, KeyError, AttributeError) as err:
+                raise WeightsFileError(
+                    f"evaluator file {label}: its embedded open_clip config does not describe "
+                    f"a CLIP model ({type(err).__name__}: {err})"
+                ) from None
         else:
             model = open_clip.create_model(architecture, pretrained=None, pretrained_text=False)
-        if checkpoint is not None:
-            missing, unexpected = model.load_state_dict(load_state_dict(checkpoint), strict=False)
-            missing = [k for k in missing if not k.endswith("position_ids")]
-            if missing:
-                raise ValueError(
-                    f"expected {architecture} weights in {str(checkpoint)!r}, got a file missing "
-                    f"{len(missing)} tensors (e.g. {missing[:3]}); pick the matching scorer kind"
+        if state is not None:
+            expected = model.state_dict()
+            wrong = [k for k, v in expected.items() if k in state and state[k].shape != v.shape]
+            missing = [k for k in expected if k not in state and not k.endswith("position_ids")]
+            if wrong or missing:
+                example = (f"e.g. {wrong[0]} is {tuple(state[wrong[0]].shape)} in the file, "
+                           f"{tuple(expected[wrong[0]].shape)} expected" if wrong
+                           else f"e.g. {missing[0]}")  # fmt: skip
+                raise WeightsFileError(
+                    f"evaluator file {label} does not hold {name or architecture} weights: "
+                    f"{len(wrong)} tensors have other shapes and {len(missing)} are missing "
+                    f"({example}); {_fit_hint(state)}"
                 )
+            unexpected = [k for k in state if k not in expected]
+            model.load_state_dict(state, strict=False)
             if unexpected:
-                log.warning("ignored %d unexpected tensors in %s", len(unexpected), checkpoint)
+                log.warning("ignored %d unexpected tensors in %s", len(unexpected), label)
         size = model.visual.image_size
         size = size[0] if isinstance(size, (tuple, list)) else size
         cfg = getattr(model.visual, "preprocess_cfg", None) or {}

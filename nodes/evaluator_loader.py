@@ -10,14 +10,24 @@ import folder_paths
 from comfy_api.latest import io
 
 from dpo_core.hf_clip import load_hf_clip_scorer
-from dpo_core.scorers import SCORERS, OpenClipScorer, load_scorer
+from dpo_core.scorers import (
+    EMBEDDED_KIND,
+    HF_CLIP_KIND,
+    SCORERS,
+    OpenClipScorer,
+    WeightsFileError,
+    kinds_that_fit,
+    load_scorer,
+    load_state_dict,
+)
 
 from .io_types import CATEGORY, EvaluatorIO
 
 FOLDER = "dpo_evaluators"  # models/dpo_evaluators/
 EXTENSIONS = {".safetensors", ".pt", ".pth", ".bin"}
-EMBEDDED = "embedded config"  # open_clip config stored in the safetensors metadata
-HF_CLIP = "transformers CLIP"  # a Hugging Face CLIPModel weights file; architecture from shapes
+EMBEDDED = EMBEDDED_KIND  # open_clip config stored in the safetensors metadata
+HF_CLIP = HF_CLIP_KIND  # a Hugging Face CLIPModel weights file; architecture from shapes
+KINDS = [*SCORERS, HF_CLIP, EMBEDDED]
 CONFIG_KEY = "open_clip_config"
 
 
@@ -39,9 +49,30 @@ def embedded_config(path: str | Path) -> dict | None:
         return None
     from safetensors import safe_open
 
-    with safe_open(str(path), "pt") as f:
-        raw = (f.metadata() or {}).get(CONFIG_KEY)
-    return json.loads(raw) if raw else None
+    name = Path(path).name
+    try:
+        with safe_open(str(path), "pt") as f:
+            raw = (f.metadata() or {}).get(CONFIG_KEY)
+    except Exception as err:  # safetensors raises its own error type for every defect
+        raise WeightsFileError(
+            f"evaluator file {name} is not a readable safetensors file ({err}); it may be "
+            "truncated or another kind of file: download it again"
+        ) from None
+    if not raw:
+        return None
+    try:
+        config = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise WeightsFileError(
+            f"evaluator file {name}: its embedded open_clip config ({CONFIG_KEY}) is not valid "
+            "JSON; save the file again with its config, or pick the kind of its weights"
+        ) from None
+    if not isinstance(config, dict):
+        raise WeightsFileError(
+            f"evaluator file {name}: its embedded open_clip config ({CONFIG_KEY}) is not an "
+            "object of CLIP settings; save the file again with its config"
+        )
+    return config
 
 
 def load_evaluator(kind: str, path: str | Path) -> OpenClipScorer:
@@ -50,9 +81,12 @@ def load_evaluator(kind: str, path: str | Path) -> OpenClipScorer:
     if kind == EMBEDDED:
         config = embedded_config(path)
         if config is None:
-            raise ValueError(
-                f"{Path(path).name} has no embedded open_clip config; pick its kind "
-                f"({', '.join(SCORERS)}) in the evaluator loader"
+            fit = kinds_that_fit(load_state_dict(path))
+            raise WeightsFileError(
+                f"evaluator file {Path(path).name} has no embedded open_clip config; pick its "
+                "kind in the evaluator loader ("
+                + (f"kinds that fit: {', '.join(fit)}" if fit else f"one of {', '.join(KINDS[:-1])}")
+                + ")"
             )
         return OpenClipScorer.from_checkpoint(
             "custom", path, model_config=config, name=Path(path).stem
@@ -75,7 +109,7 @@ class EvaluatorLoader(io.ComfyNode):
             ),
             inputs=[
                 io.Combo.Input(
-                    "kind", options=[*SCORERS, HF_CLIP, EMBEDDED], default="clip-vit-b-32",
+                    "kind", options=KINDS, default="clip-vit-b-32",
                     tooltip="Architecture of the weights file: "
                     + "; ".join(f"{k} = {v.description}" for k, v in SCORERS.items())
                     + f"; {HF_CLIP} = a Hugging Face CLIPModel file (e.g. openai/clip-vit-base-patch32 "
@@ -92,12 +126,22 @@ class EvaluatorLoader(io.ComfyNode):
         )  # fmt: skip
 
     @classmethod
-    def validate_inputs(cls, kind, weights):
-        if not folder_paths.get_filename_list(FOLDER):
-            folders = ", ".join(folder_paths.get_folder_paths(FOLDER))
+    def validate_inputs(cls, weights):
+        # ComfyUI skips its own list check for every input named here, so only ``weights`` is
+        # named (``kind`` keeps ComfyUI's check) and this does that check itself, with a message
+        # that says where the files go.
+        files = folder_paths.get_filename_list(FOLDER)
+        folders = ", ".join(folder_paths.get_folder_paths(FOLDER))
+        if not files:
             return (
                 f"no evaluator weights found: put a CLIP or HPSv2 weights file "
                 f"(.safetensors/.pt) in {folders} and refresh"
+            )
+        if weights not in files:
+            shown = ", ".join(files[:5]) + (", ..." if len(files) > 5 else "")
+            return (
+                f"evaluator weights {weights!r} is not a file in {folders} (found: {shown}); "
+                "pick one of them, or put the file there and refresh"
             )
         return True
 

@@ -124,11 +124,11 @@ def test_evaluator_loader_names_the_folder_when_empty(comfy, tmp_path, tiny_eval
     saved = folder_paths.folder_names_and_paths[FOLDER]
     try:
         folder_paths.folder_names_and_paths[FOLDER] = ([str(tmp_path)], saved[1])
-        message = EvaluatorLoader.validate_inputs(EMBEDDED, "missing.safetensors")
+        message = EvaluatorLoader.validate_inputs("missing.safetensors")
         assert isinstance(message, str) and str(tmp_path) in message and "CLIP" in message
         (tmp_path / tiny_evaluator_file.name).symlink_to(tiny_evaluator_file)
         folder_paths.filename_list_cache.pop(FOLDER, None)
-        assert EvaluatorLoader.validate_inputs(EMBEDDED, tiny_evaluator_file.name) is True
+        assert EvaluatorLoader.validate_inputs(tiny_evaluator_file.name) is True
         (evaluator,) = EvaluatorLoader.execute(EMBEDDED, tiny_evaluator_file.name).result
         assert evaluator.embed_texts(["a cat"]).shape == (1, 32)
     finally:
