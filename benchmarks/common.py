@@ -36,19 +36,19 @@ log = logging.getLogger("benchmarks")
 # level, the smallest layout ComfyUI's detector still calls SD1.5 (shared with the generated
 # checkpoint), with the full CLIP-L text encoder and the full SD VAE. ``SD15_FULL_UNET`` (an
 # empty override: the four-level 860M-parameter UNet) is what the GPU script runs. The small
-# models of the search benchmark and the smoke test are the tests' (scripts/model_configs.py).
+# models of the search benchmark and the smoke test are the tests' (model_builders/layouts.py).
+sys.path.append(str(REPO_ROOT))  # appended: ComfyUI's own top-level modules (``nodes``) win
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
-from model_configs import (  # noqa: E402
+from model_builders.layouts import (  # noqa: E402
     DETECTABLE_SD15_UNET as SD15_CPU_UNET,
 )
-from model_configs import (  # noqa: E402
+from model_builders.layouts import (  # noqa: E402
+    SD15_FULL_UNET,
     TINY_EVALUATOR,
     TINY_TEXT,
     TINY_UNET,
     TINY_VAE,
 )
-
-SD15_FULL_UNET: dict = {}
 
 # The paper's main metric is CLIP ViT-B/32; its architecture with random weights is the cost
 # benchmarks' scorer (scoring cost does not depend on the weights).
@@ -111,7 +111,7 @@ def build_models(spec: ModelSpec, seed: int = 0, dtype: Any = None) -> tuple[Any
     ``dtype`` (e.g. ``torch.float16``) converts the UNet and the VAE; the text encoder stays in
     float32, as the differentiable text path computes in float32 anyway.
     """
-    from dpo_diff.nodes.sd1_builders import build_sd1_clip, build_sd1_model, build_sd1_vae
+    from dpo_diff.model_builders.sd1 import build_sd1_clip, build_sd1_model, build_sd1_vae
 
     parts = _cached_weights(spec, seed)
     model = build_sd1_model(spec.unet, state_dict=parts.get("unet"), seed=seed)

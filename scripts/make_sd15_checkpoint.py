@@ -16,9 +16,11 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
+sys.path.append(str(REPO_ROOT))  # appended: ComfyUI's own top-level ``nodes`` module must win
 
 from comfy_env import bootstrap_comfy, load_pack  # noqa: E402
-from model_configs import DETECTABLE_SD15_UNET  # noqa: E402
+
+from model_builders.layouts import DETECTABLE_SD15_UNET  # noqa: E402
 
 
 def make_checkpoint(path: Path, seed: int = 0) -> Path:
@@ -27,7 +29,7 @@ def make_checkpoint(path: Path, seed: int = 0) -> Path:
     load_pack()
     import comfy.utils
     import torch
-    from dpo_diff.nodes.sd1_builders import build_sd1_clip, build_sd1_model, build_sd1_vae
+    from dpo_diff.model_builders.sd1 import build_sd1_clip, build_sd1_model, build_sd1_vae
 
     model = build_sd1_model(DETECTABLE_SD15_UNET, seed=seed)
     clip = build_sd1_clip(seed=seed + 1)

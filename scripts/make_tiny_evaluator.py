@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from model_configs import TINY_EVALUATOR
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # appended: ComfyUI's modules win
+from model_builders.layouts import TINY_EVALUATOR  # noqa: E402
 
 
 def make_evaluator(path: Path, seed: int = 0, config: dict | None = None) -> Path:

@@ -10,9 +10,11 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
+sys.path.append(str(REPO_ROOT))  # appended: ComfyUI's own top-level ``nodes`` module must win
 
 from comfy_env import CACHE_DIR, bootstrap_comfy, load_pack  # noqa: E402
-from model_configs import TINY_TEXT, TINY_UNET, TINY_VAE  # noqa: E402
+
+from model_builders.layouts import TINY_TEXT, TINY_UNET, TINY_VAE  # noqa: E402
 
 CHECKPOINT_NAME = "dpo_test_sd15.safetensors"
 
@@ -48,7 +50,7 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def build_tiny_sd1(comfy):
     """A function making (MODEL, CLIP, VAE) of SD1 kind with ComfyUI's classes, seeded weights."""
-    from dpo_diff.nodes.sd1_builders import build_sd1_clip, build_sd1_model, build_sd1_vae
+    from dpo_diff.model_builders.sd1 import build_sd1_clip, build_sd1_model, build_sd1_vae
 
     def build(seed: int = 0):
         return (

@@ -5,11 +5,11 @@ import math
 
 import pytest
 import torch
-from model_configs import TINY_EVALUATOR as TINY_CLIP  # scripts/, on the path via conftest
 from safetensors.torch import save_file
 
 from dpo_core.losses import objective, spherical_distance
 from dpo_core.scorers import SCORERS, OpenClipScorer, load_scorer
+from model_builders.layouts import TINY_EVALUATOR as TINY_CLIP  # on the path via conftest
 
 
 def test_spherical_distance_by_hand():

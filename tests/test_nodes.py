@@ -87,7 +87,7 @@ def test_identical_inputs_give_identical_outputs(tiny_sd1, tiny_evaluator, outpu
 def test_refusals_name_the_problem(tiny_sd1, tiny_evaluator, output_dir):
     import comfy.model_patcher
     import comfy.supported_models
-    from dpo_diff.nodes.sd1_builders import SD15_UNET_CONFIG
+    from dpo_diff.model_builders.sd1 import SD15_UNET_CONFIG
 
     gradient_node, evolution_node = _nodes()
     model, clip, vae = tiny_sd1

@@ -1,6 +1,6 @@
 """Entry point helper: run a tiny_world module inside the pack package, with ComfyUI on CPU.
 
-The trainers build ComfyUI models with the pack's builders (``nodes/sd1_builders.py``), which
+The trainers build ComfyUI models with the pack's builders (``model_builders/sd1.py``), which
 are only importable inside the pack package (ComfyUI owns the top-level name ``nodes``). So
 ``python -m tiny_world.train_vae`` re-imports itself as ``dpo_diff.tiny_world.train_vae``.
 """

@@ -109,21 +109,21 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def build_vae(state_dict: Mapping[str, torch.Tensor] | None = None, seed: int = 0):
     """The world's VAE as a ``comfy.sd.VAE`` (seeded random weights without ``state_dict``)."""
-    from ..nodes.sd1_builders import build_sd1_vae
+    from ..model_builders.sd1 import build_sd1_vae
 
     return build_sd1_vae(VAE_OVERRIDES, state_dict=state_dict, seed=seed)
 
 
 def build_clip(state_dict: Mapping[str, torch.Tensor] | None = None, seed: int = 0):
     """The world's text encoder as a ``comfy.sd.CLIP`` of SD1 kind."""
-    from ..nodes.sd1_builders import build_sd1_clip
+    from ..model_builders.sd1 import build_sd1_clip
 
     return build_sd1_clip(TEXT_OVERRIDES, state_dict=state_dict, seed=seed)
 
 
 def build_model(state_dict: Mapping[str, torch.Tensor] | None = None, seed: int = 0):
     """The world's diffusion model as a ComfyUI MODEL (``ModelPatcher`` of an SD15 model)."""
-    from ..nodes.sd1_builders import build_sd1_model
+    from ..model_builders.sd1 import build_sd1_model
 
     return build_sd1_model(UNET_OVERRIDES, state_dict=state_dict, seed=seed)
 

@@ -1,6 +1,6 @@
 """Named model layouts shared by the tests, the benchmarks and the model generators.
 
-All are overrides of SD1.5's layouts in ``nodes/sd1_builders.py`` (built with ComfyUI's own
+All are overrides of SD1.5's layouts in ``model_builders/sd1.py`` (built with ComfyUI's own
 classes) or open_clip CLIP configs.
 """
 
@@ -17,6 +17,9 @@ DETECTABLE_SD15_UNET: dict = {
     "transformer_depth_middle": 1,
     "context_dim": 768,
 }
+
+# The full four-level SD1.5 UNet (860M parameters): an empty override (the GPU benchmark's model).
+SD15_FULL_UNET: dict = {}
 
 # A small SD15 UNet (one level, width 32) with a matching small CLIP text model (width 64)
 # and a narrow VAE: forward + backward through all three in milliseconds.
