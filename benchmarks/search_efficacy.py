@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -128,9 +129,9 @@ def summarise(runs: list[dict[str, Any]], methods: tuple[str, ...]) -> list[dict
     first = [r for r in runs if r["method"] == methods[0]]
     rows.append({
         "method": "original",
-        "search_mean": common.statistics.mean(r["original_search_loss"] for r in first),
+        "search_mean": statistics.mean(r["original_search_loss"] for r in first),
         "search_std": common.spread([r["original_search_loss"] for r in first]),
-        "holdout_mean": common.statistics.mean(r["original_holdout_loss"] for r in first),
+        "holdout_mean": statistics.mean(r["original_holdout_loss"] for r in first),
         "holdout_std": common.spread([r["original_holdout_loss"] for r in first]),
         "search_gain": 0.0, "holdout_gain": 0.0, "holdout_gain_std": 0.0,
         "holdout_better_than_original": float("nan"), "seconds": 0.0, "n": len(first),
@@ -140,16 +141,16 @@ def summarise(runs: list[dict[str, Any]], methods: tuple[str, ...]) -> list[dict
         gains = [r["holdout_loss"] - r["original_holdout_loss"] for r in mine]
         rows.append({
             "method": method,
-            "search_mean": common.statistics.mean(r["search_loss"] for r in mine),
+            "search_mean": statistics.mean(r["search_loss"] for r in mine),
             "search_std": common.spread([r["search_loss"] for r in mine]),
-            "holdout_mean": common.statistics.mean(r["holdout_loss"] for r in mine),
+            "holdout_mean": statistics.mean(r["holdout_loss"] for r in mine),
             "holdout_std": common.spread([r["holdout_loss"] for r in mine]),
-            "search_gain": common.statistics.mean(
+            "search_gain": statistics.mean(
                 r["search_loss"] - r["original_search_loss"] for r in mine),
-            "holdout_gain": common.statistics.mean(gains),
+            "holdout_gain": statistics.mean(gains),
             "holdout_gain_std": common.spread(gains),
             "holdout_better_than_original": sum(g < 0 for g in gains) / len(gains),
-            "seconds": common.statistics.mean(r["seconds"] for r in mine), "n": len(mine),
+            "seconds": statistics.mean(r["seconds"] for r in mine), "n": len(mine),
         })  # fmt: skip
     return rows
 
@@ -176,7 +177,7 @@ def report(data: dict[str, Any], methods: tuple[str, ...], out: Path, name: str)
             if run["method"] == method
         ]
         length = min(len(c) for c in curves)
-        mean = [common.statistics.mean(c[i] for c in curves) for i in range(length)]
+        mean = [statistics.mean(c[i] for c in curves) for i in range(length)]
         series.append(common.Series(method, tuple(range(1, length + 1)), tuple(mean)))
     budget = data["runs"][0]["evaluations"]
     series.append(common.Series("original", (1, budget), (0.0, 0.0)))
