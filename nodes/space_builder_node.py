@@ -76,7 +76,9 @@ class SearchSpaceBuilder(io.ComfyNode):
             outputs=[
                 SearchSpaceIO.Output("space", tooltip="Connect to the DPO optimizer nodes."),
                 io.String.Output("preview", tooltip="One line per slot: word -> candidates; warnings first."),
-                io.String.Output("space_json", tooltip="The space as JSON, to save, edit and paste back."),
+                # Not "space_json": older ComfyUI (0.3.64, for one) refuses a node whose input and output share an
+                # id, and this node is registered first, so the whole pack would be missing there.
+                io.String.Output("space_as_json", tooltip="The space as JSON, to save, edit and paste back into space_json."),
             ],
         )  # fmt: skip
 

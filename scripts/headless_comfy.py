@@ -80,7 +80,9 @@ class HeadlessComfy:
             sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1",
             "--port", str(self.port), "--disable-auto-launch",
             "--base-directory", str(self.base_dir),
-            "--database-url", "sqlite:///:memory:",
+            # A file, not sqlite's :memory:: ComfyUI 0.16.3 then finds no tables (every new
+            # connection to :memory: opens an empty database of its own).
+            "--database-url", f"sqlite:///{self.base_dir / 'comfyui.db'}",
         ]  # fmt: skip
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._log = open(self.log_path, "wb")
