@@ -6,4 +6,6 @@ models here, so that all of them run exactly the code paths a real checkpoint ta
 * ``layouts``: the named layouts (overrides of SD1.5's UNet / CLIP / VAE and open_clip configs);
   plain data, importable without ComfyUI.
 * ``sd1``: MODEL, CLIP and VAE objects of SD1.x from those layouts (imports ComfyUI).
+* ``sd2``, ``sdxl``: MODEL and CLIP objects of SD 2.x and SDXL with ComfyUI's SD20 / SDXL
+  classes (the VAE is ``sd1``'s); ``family_layouts``: their small layouts (plain data).
 """
