@@ -50,6 +50,8 @@ def embedded_config(path: str | Path) -> dict | None:
     from safetensors import safe_open
 
     name = Path(path).name
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise WeightsFileError(f"evaluator file {name} is empty (0 bytes); download it again")
     try:
         with safe_open(str(path), "pt") as f:
             raw = (f.metadata() or {}).get(CONFIG_KEY)

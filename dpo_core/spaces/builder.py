@@ -209,7 +209,7 @@ def fit_token_budget(
     room = budget - fixed_tokens - separator  # the most one candidate may take
     for i, slot in enumerate(space.slots):
         keep = [k for k in options[i] if tokens(slot.candidates[k]) <= room]
-        too_long += [f"{slot.candidates[k]!r} ({slot.word or 'library'})"
+        too_long += [f"{_short(slot.candidates[k])} ({slot.word or 'library'})"
                      for k in options[i] if k not in keep]  # fmt: skip
         options[i] = keep
         if not keep:
@@ -227,7 +227,7 @@ def fit_token_budget(
             continue  # stale entry, or this slot cannot shrink
         before = cost(i)
         slot = space.slots[i]
-        trimmed.append(f"{slot.candidates[options[i].pop()]!r} ({slot.word or 'library'})")
+        trimmed.append(f"{_short(slot.candidates[options[i].pop()])} ({slot.word or 'library'})")
         current -= before - cost(i)
         heapq.heappush(heap, (-longest(i), -i))
         if check_interrupt is not None and len(trimmed) % 64 == 0:
@@ -262,6 +262,10 @@ def fit_token_budget(
     )
     log.warning(message)
     return space, (message,)
+
+
+def _short(text: str, most: int = 40) -> str:
+    return repr(text if len(text) <= most else text[: most - 3].rstrip() + "...")
 
 
 def _first(items: list[str], shown: int = 4) -> str:

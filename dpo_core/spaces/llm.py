@@ -332,9 +332,15 @@ def chat(settings: LLMSettings, messages: Sequence[dict]) -> str:
         elif 200 <= status < 300:
             return _reply_text(exchange.body)
         elif status in (401, 403):
+            hint = (
+                f"check the key in ${settings.api_key_env}"
+                if settings.api_key_env
+                else "it needs an API key: put it in an environment variable and set "
+                "llm_api_key_env to that variable's NAME"
+            )
             raise LLMError(
                 f"the LLM server at {settings.base_url} refused the request (HTTP {status}); "
-                f"check the key in ${settings.api_key_env or '<api_key_env not set>'}"
+                + hint
             )
         elif 300 <= status < 400:
             raise LLMError(
