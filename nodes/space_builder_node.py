@@ -10,7 +10,14 @@ from comfy_api.latest import io
 from dpo_core.space import MODES
 from dpo_core.spaces.builder import SOURCE_NAMES, build_space, preview
 from dpo_core.spaces.llm import LLMSettings
+from dpo_core.spaces.text_similarity import (
+    DEFAULT_MEANING_THRESHOLD,
+    KeepRewrite,
+    TextSimilarity,
+    keep_meaning,
+)
 
+from .clip_similarity import clip_similarity
 from .io_types import CATEGORY, SearchSpaceIO
 
 log = logging.getLogger(__name__)
@@ -52,7 +59,14 @@ class SearchSpaceBuilder(io.ComfyNode):
                 ),
                 io.Clip.Input(
                     "clip", optional=True,
-                    tooltip="Optional: count tokens with this CLIP's tokenizer for the 77-token limit (otherwise estimated).",
+                    tooltip="Optional: its tokenizer counts tokens for the 77-token limit (otherwise estimated); its "
+                    "text encoder helps choose each word's sense, orders the candidates, and checks that attack "
+                    "rewrites keep the meaning.",
+                ),
+                io.Float.Input(
+                    "meaning_threshold", default=DEFAULT_MEANING_THRESHOLD, min=0.0, max=1.0, step=0.01, optional=True,
+                    tooltip="Positive mode with a CLIP: keep a rewrite only if the CLIP text similarity (cosine of the "
+                    "pooled outputs) of the rewritten prompt to yours is at least this; 0 keeps every rewrite.",
                 ),
                 io.String.Input("llm_base_url", default=_DEFAULT_LLM.base_url, optional=True, tooltip="OpenAI-compatible base URL (Ollama, LM Studio, vLLM, OpenAI), ending in /v1."),
                 io.String.Input("llm_model", default=_DEFAULT_LLM.model, optional=True, tooltip="Model name on that server."),
@@ -87,7 +101,7 @@ class SearchSpaceBuilder(io.ComfyNode):
         cls, prompt, mode, source, candidates_per_word, include_library, negative_prompt="",
         clip=None, llm_base_url=_DEFAULT_LLM.base_url, llm_model=_DEFAULT_LLM.model,
         llm_api_key_env="", llm_timeout=_DEFAULT_LLM.timeout_s, llm_fallback_to_wordnet=False,
-        space_json="",
+        space_json="", meaning_threshold=DEFAULT_MEANING_THRESHOLD,
     ) -> io.NodeOutput:  # fmt: skip
         interrupted = comfy.model_management.throw_exception_if_processing_interrupted
         llm = LLMSettings(
@@ -96,7 +110,12 @@ class SearchSpaceBuilder(io.ComfyNode):
             check_interrupt=interrupted,
         )  # fmt: skip
         count_tokens = None
+        similarity: TextSimilarity | None = None
+        keep: KeepRewrite | None = None
         if clip is not None:
+            similarity = clip_similarity(clip)
+            if mode == "positive" and meaning_threshold > 0:
+                keep = keep_meaning(similarity, meaning_threshold)
             from .clip_tokens import count_clip_tokens
 
             def count_tokens(text: str) -> int:
@@ -105,7 +124,7 @@ class SearchSpaceBuilder(io.ComfyNode):
         result = build_space(
             prompt, mode, source, candidates_per_word, include_library=include_library,
             llm=llm, negative_prompt=negative_prompt or "", override_json=space_json or "",
-            count_tokens=count_tokens, check_interrupt=interrupted,
+            count_tokens=count_tokens, check_interrupt=interrupted, similarity=similarity, keep=keep,
         )  # fmt: skip
         for warning in result.warnings:
             log.warning("Search Space Builder: %s", warning)

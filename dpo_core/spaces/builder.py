@@ -36,6 +36,7 @@ from .cache import cache_key, read_cache, write_cache
 from .inflection import match_case
 from .library import library_slots
 from .llm import LLMError, LLMSettings, llm_candidates
+from .text_similarity import TextSimilarity
 from .tidy import dedupe_across_slots, strip_prompt_syntax
 from .wordnet_source import WordNetSettings, wordnet_candidates
 from .words import PromptAnalysis, analyze
@@ -46,7 +47,7 @@ CountTokens = Callable[[str], int]  # text -> number of CLIP BPE tokens (without
 KeepRewrite = Callable[[str, str], bool]  # (original prompt, rewritten prompt) -> keep it?
 TOKEN_BUDGET = 75  # CLIP's 77 positions minus the start and end tokens
 MAX_CANDIDATES_PER_WORD = 20
-BUILDER_VERSION = 2  # bump when the candidates a source gives change, to retire old cache files
+BUILDER_VERSION = 3  # bump when the candidates a source gives change, to retire old cache files
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,23 @@ class SourceResult:
 
 # --- sources ---------------------------------------------------------------------------------
 def _from_wordnet(
-    analysis: PromptAnalysis, mode: Mode, limit: int, llm: LLMSettings
+    analysis: PromptAnalysis,
+    mode: Mode,
+    limit: int,
+    llm: LLMSettings,
+    similarity: TextSimilarity | None = None,
 ) -> SourceResult:
-    return SourceResult(wordnet_candidates(analysis, mode, WordNetSettings(max_candidates=limit)))
+    settings = WordNetSettings(max_candidates=limit)
+    return SourceResult(wordnet_candidates(analysis, mode, settings, similarity))
 
 
-def _from_llm(analysis: PromptAnalysis, mode: Mode, limit: int, llm: LLMSettings) -> SourceResult:
+def _from_llm(
+    analysis: PromptAnalysis,
+    mode: Mode,
+    limit: int,
+    llm: LLMSettings,
+    similarity: TextSimilarity | None = None,
+) -> SourceResult:
     try:
         found = llm_candidates(analysis, mode, llm, limit)
     except LLMError as err:
@@ -80,16 +92,22 @@ def _from_llm(analysis: PromptAnalysis, mode: Mode, limit: int, llm: LLMSettings
             raise
         message = f"LLM source failed, WordNet candidates used instead: {err}"
         log.warning(message)
-        fallback = _from_wordnet(analysis, mode, limit, llm)
+        fallback = _from_wordnet(analysis, mode, limit, llm, similarity)
         return SourceResult(fallback.candidates, (message,), fell_back=True)
     return SourceResult(found)
 
 
-def _from_both(analysis: PromptAnalysis, mode: Mode, limit: int, llm: LLMSettings) -> SourceResult:
-    first = _from_llm(analysis, mode, limit, llm)
+def _from_both(
+    analysis: PromptAnalysis,
+    mode: Mode,
+    limit: int,
+    llm: LLMSettings,
+    similarity: TextSimilarity | None = None,
+) -> SourceResult:
+    first = _from_llm(analysis, mode, limit, llm, similarity)
     if first.fell_back:
         return first
-    second = _from_wordnet(analysis, mode, limit, llm)
+    second = _from_wordnet(analysis, mode, limit, llm, similarity)
     merged: dict[int, list[str]] = {}
     for index in sorted(set(first.candidates) | set(second.candidates)):
         out: list[str] = []
@@ -100,7 +118,7 @@ def _from_both(analysis: PromptAnalysis, mode: Mode, limit: int, llm: LLMSetting
     return SourceResult(merged, first.warnings + second.warnings)
 
 
-Source = Callable[[PromptAnalysis, Mode, int, LLMSettings], SourceResult]
+Source = Callable[[PromptAnalysis, Mode, int, LLMSettings, TextSimilarity | None], SourceResult]
 SOURCES: dict[str, Source] = {
     "wordnet": _from_wordnet,
     "llm": _from_llm,
@@ -360,6 +378,7 @@ def build_space(
     token_budget: int = TOKEN_BUDGET,
     use_cache: bool = True,
     check_interrupt: Callable[[], None] | None = None,
+    similarity: TextSimilarity | None = None,
 ) -> BuildResult:
     """The search space of a prompt for one mode (see the module docs for every step).
 
@@ -367,7 +386,8 @@ def build_space(
     (negative mode). ``override_json`` (a saved space) replaces the built one when not empty.
     ``count_tokens`` should be the text encoder's tokenizer; without it ``estimate_tokens``.
     ``check_interrupt`` (raises to stop, e.g. ComfyUI's Cancel) is called by the LLM request
-    and the trimming.
+    and the trimming. ``similarity`` (the user's text encoder, ``text_similarity``) helps
+    WordNet choose senses and order candidates; spaces it ranked are cached apart.
     """
     if mode not in MODES:
         raise ValueError(f"expected mode in {MODES}, got {mode!r}")
@@ -406,6 +426,7 @@ def build_space(
             "include_library": include_library and mode == "negative",
             "negative_prompt": negative_prompt,
             "llm": llm.public_dict() if source in _USES_LLM else None,
+            "ranked_by": similarity.fingerprint() if similarity is not None else None,
         }
         key = cache_key(settings)
         cached = read_cache(key) if use_cache else None
@@ -415,7 +436,7 @@ def build_space(
             from_cache = True
         else:
             analysis = analyze(prompt)
-            found = SOURCES[source](analysis, mode, candidates_per_word, llm)
+            found = SOURCES[source](analysis, mode, candidates_per_word, llm, similarity)
             warnings.extend(found.warnings)
             if mode == "negative":
                 space = _negative_space(

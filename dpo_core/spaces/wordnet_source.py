@@ -33,14 +33,15 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 from nltk.corpus.reader.wordnet import Lemma, Synset
 
-from .inflection import inflect
+from .inflection import inflect, match_case
+from .text_similarity import TextSimilarity, candidate_bonus, sense_bonus
 from .wordnet_data import lemma_count, load_wordnet, sense_total
 from .words import Pos, PromptAnalysis, Word, lemma_of
 
@@ -48,10 +49,43 @@ _TOKEN = re.compile(r"[a-z]+")
 _CANDIDATE = re.compile(r"[a-z]+(?:[ -][a-z]+)?")
 _STOP = frozenset("a an the of in on or and to with for by as is be at from that which".split())
 # Words that must never be suggested: slurs and dated labels for groups of people.
-_BLOCKED = frozenset("negro nigger negroid colored coloured redskin oriental squaw".split())
+_BLOCKED = frozenset(
+    "negro nigger negroid colored coloured redskin oriental squaw bitch fagot faggot".split()
+)
 _CLASS_LEXNAMES = ("noun.attribute", "noun.quantity")  # colours, numbers: class co-members
 RARE_SENSE_OTHER = 5  # SemCor tags in other senses that make an untagged sense "rare"
 BROADER_MIN_FAMILIARITY = 1.0  # synonyms mode: broader/narrower words at least this familiar
+DOMAIN_WEIGHT = 1.0  # sense score per other prompt word in the sense's domain (at most two)
+GUARD_SENSES = 6  # senses of the word (most frequent first) a contrast must not be close to
+SMALL_CLASS = 6  # a hypernym with at most this many kinds: its members may be variants
+GENERAL_CLASS = 60  # a hypernym with more kinds than this is too broad for co-hyponyms
+# Glosses that mark a sense as an insult: such a sense is never chosen ("queen" -> "fagot").
+_OFFENSIVE_GLOSS = re.compile(r"\b(offensive|disparaging|derogatory|ethnic slur)\b")
+# Positions in a picture. Read after a preposition ("on the right", "on top", "in the
+# background"), these words get the other positions as contrasts: WordNet files their senses
+# among hundreds of unrelated "positions" (pole position, half-mast), so its co-hyponyms are
+# no use, and its antonyms cover only some of them (right/left, front/back).
+SPATIAL_CONTRASTS: dict[str, tuple[str, ...]] = {
+    "left": ("right", "center", "top", "bottom"),
+    "right": ("left", "center", "top", "bottom"),
+    "top": ("bottom", "middle", "side"),
+    "bottom": ("top", "middle", "side"),
+    "front": ("back", "side", "top"),
+    "back": ("front", "side", "top"),
+    "rear": ("front", "side"),
+    "middle": ("edge", "corner", "side"),
+    "center": ("edge", "corner", "side"),
+    "centre": ("edge", "corner", "side"),
+    "side": ("middle", "center", "front"),
+    "corner": ("center", "middle"),
+    "edge": ("center", "middle"),
+    "foreground": ("background", "distance"),
+    "background": ("foreground", "close-up"),
+    "distance": ("foreground", "close-up"),
+}
+_SPATIAL_PREPOSITIONS = frozenset(
+    "on at in to from into onto toward towards near out off by over under of".split()
+)
 
 
 @dataclass(frozen=True)
@@ -147,13 +181,23 @@ def _lemma_in(synset: Synset, lemma: str) -> Lemma | None:
     return None
 
 
+SenseBonus = Callable[[list[Synset]], list[float]]  # senses -> extra score each (a text model)
+
+
 def rank_senses(
-    lemma: str, pos: Pos, context: Iterable[str], domains: Sequence[str] = ()
+    lemma: str,
+    pos: Pos,
+    context: Iterable[str],
+    domains: Sequence[str] = (),
+    bonus: SenseBonus | None = None,
 ) -> list[tuple[Synset, float]]:
     """Senses of ``lemma`` as ``pos``, best first, with weights in (0, 1] (best = 1).
 
     ``domains``: lexicographer files of the other prompt words ("noun.artifact", ...); a sense
-    in the same domain as other words gets a bonus ("toaster" on a counter is an appliance).
+    in the same domain as other words gets a bonus ("toaster" on a counter is an appliance,
+    a "witch queen" next to a "guardian" is a person). ``bonus``: extra score per sense, from
+    a text encoder (``text_similarity.sense_bonus``); ties between senses are its to break.
+    Senses whose gloss marks them as insults are never offered.
     """
     wordnet = load_wordnet()
     context_set = _prefixes({c.lower() for c in context} - {lemma} - _STOP)
@@ -161,12 +205,17 @@ def rank_senses(
     for rank, synset in enumerate(wordnet.synsets(lemma, pos)):
         if synset.instance_hypernyms():
             continue  # a named individual ("Elizabeth" the queen), not a kind of thing
+        if _OFFENSIVE_GLOSS.search(synset.definition()):
+            continue
         item = _lemma_in(synset, lemma)
         count = lemma_count(item) if item is not None else 0
         overlap = len(_signature(synset) & context_set) if context_set else 0
         domain = min(2, sum(1 for d in domains if d == synset.lexname()))
-        score = overlap + 0.75 * domain + 0.8 * math.log1p(count) + 1.5 / (1 + rank)
+        score = overlap + DOMAIN_WEIGHT * domain + 0.8 * math.log1p(count) + 1.5 / (1 + rank)
         scored.append((score, synset))
+    if bonus is not None and len(scored) > 1:
+        extra = bonus([synset for _, synset in scored])
+        scored = [(score + e, synset) for (score, synset), e in zip(scored, extra, strict=True)]
     scored.sort(key=lambda pair: -pair[0])
     if not scored:
         return []
@@ -200,12 +249,46 @@ def _cluster_antonyms(synset: Synset) -> list[tuple[Lemma, float]]:
     return out
 
 
-def _class_members(lemma: str, pos: Pos) -> list[tuple[Lemma, float]]:
-    """Colours and numbers: other members of the noun class of the same word (tier 1)."""
+_CLASS_ROOTS = ("color.n.01", "number.n.02")  # colours and numbers: class co-members
+
+
+@lru_cache(maxsize=50_000)
+def _ancestors(synset: Synset) -> frozenset[Synset]:
+    return frozenset(synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms()))
+
+
+@lru_cache(maxsize=100_000)
+def _max_depth(synset: Synset) -> int:
+    """Longest hypernym path to the root (NLTK recomputes it on every call)."""
+    parents = synset.hypernyms() + synset.instance_hypernyms()
+    return 1 + max(_max_depth(h) for h in parents) if parents else 0
+
+
+@lru_cache(maxsize=100_000)
+def _kinds(synset: Synset) -> int:
+    return len(synset.hyponyms())
+
+
+def _in_class(noun: Synset) -> bool:
+    """A colour or a number (not any other noun.quantity: "hair's-breadth" is no number)."""
+    if noun.lexname() not in _CLASS_LEXNAMES:
+        return False
+    roots = {load_wordnet().synset(name) for name in _CLASS_ROOTS}
+    return bool(roots & _ancestors(noun))
+
+
+def _class_members(lemma: str, pos: Pos, sense: Synset | None = None) -> list[tuple[Lemma, float]]:
+    """Colours and numbers: other members of the noun class of the same word (tier 1).
+
+    A noun uses its chosen ``sense`` only ("hair" the body covering has no class, its
+    "hair's-breadth" sense is no reason to offer "bit"); an adjective ("red") reads the
+    word's colour or number nouns.
+    """
     wordnet = load_wordnet()
     out: list[tuple[Lemma, float]] = []
-    for noun in wordnet.synsets(lemma, "n")[:3]:
-        if noun.lexname() not in _CLASS_LEXNAMES:
+    nouns = [sense] if pos == "n" and sense is not None else wordnet.synsets(lemma, "n")[:3]
+    for noun in nouns:
+        if not _in_class(noun):
             continue
         for parent in noun.hypernyms():
             siblings = parent.hyponyms()
@@ -254,7 +337,7 @@ def _co_hyponyms(
     excluded. The penalty grows with the height and with a change of domain (lexicographer
     file). Cached per sense: the first look-up of a word pays the walk once.
     """
-    ancestors = set(synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms()))
+    ancestors = set(_ancestors(synset))
     excluded = ancestors | {synset}
     out: list[tuple[Lemma, float]] = []
     seen: set[Synset] = set()
@@ -265,6 +348,9 @@ def _co_hyponyms(
         level = [h for s in level for h in s.hypernyms()]
         if synset.pos() == "n":  # stop below the very general nouns (entity, object, ...)
             level = [s for s in level if s.min_depth() >= (2 if height == 1 else 4)]
+            # a class of very many kinds ("collection", "substance") mixes unrelated things:
+            # its members are vague contrasts ("traffic" -> "set", "law", "data")
+            level = [s for s in level if len(s.hyponyms()) <= GENERAL_CLASS or s.min_depth() >= 6]
         if not level or visited > budget:
             break
         for top in level:
@@ -278,8 +364,12 @@ def _co_hyponyms(
                     if node in excluded or node in seen:
                         continue
                     seen.add(node)
+                    if _max_depth(node) < _max_depth(synset) - 1:
+                        continue  # more general than the word: vague ("toiletries" -> "devices")
                     penalty = 3.0 * (height - 1) + 1.0 * (height - depth)
                     if node.lexname() != synset.lexname():
+                        if height > 1:  # a cousin of another domain: "sky" -> "oxygen"
+                            continue
                         penalty += 2.5
                     for item in node.lemmas():
                         out.append((item, -penalty))
@@ -292,6 +382,123 @@ def _co_hyponyms(
         if len(familiar) >= enough:
             break
     return tuple(out)
+
+
+# --- too close to be a contrast ---------------------------------------------------------------
+def _gloss_words(synset: Synset) -> set[str]:
+    words = set(_TOKEN.findall(synset.definition().lower())) - _STOP
+    return _prefixes(w for w in words if len(w) > 3)
+
+
+def near_synonym(a: Synset, b: Synset) -> bool:
+    """Two senses that name variants of one thing: sisters in a small class (at most
+    ``SMALL_CLASS`` kinds) whose definitions share two words or name each other ("laptop" /
+    "notebook": small portable computers; "city" / "town": "an urban area ... smaller than a
+    city"). Sisters in a larger class are different kinds ("rat" / "mouse" among 35 rodents)."""
+    shared = set(a.hypernyms()) & set(b.hypernyms())
+    if a == b or not any(_kinds(h) <= SMALL_CLASS for h in shared):
+        return False
+    gloss_a, gloss_b = _gloss_words(a), _gloss_words(b)
+    if len(gloss_a & gloss_b) >= 2:
+        return True
+    return bool(_prefixes(n.lower() for n in a.lemma_names()) & gloss_b) or bool(
+        _prefixes(n.lower() for n in b.lemma_names()) & gloss_a
+    )
+
+
+def wordnet_relation(sense: Synset, text: str) -> str | None:
+    """How WordNet relates a candidate word (any of its senses in the part of speech of
+    ``sense``) to ``sense``: "synonym" (a lemma of it, or a similar adjective / verb-group
+    member), "hypernym", "hyponym", "near-synonym" (``near_synonym``), or None."""
+    pos = "a" if sense.pos() == "s" else sense.pos()
+    return _relation(sense, _synsets_of(text.replace(" ", "_").lower(), pos))
+
+
+@lru_cache(maxsize=50_000)
+def _synsets_of(name: str, pos: str) -> tuple[Synset, ...]:
+    return tuple(load_wordnet().synsets(name, pos))  # type: ignore[arg-type]
+
+
+DESCENDANTS_READ = 400  # narrower senses read per sense for the hyponym test (nearest first)
+
+
+@lru_cache(maxsize=20_000)
+def _descendants(sense: Synset) -> frozenset[Synset]:
+    """Narrower senses, breadth first, at most ``DESCENDANTS_READ`` (a general sense has
+    thousands; the near ones are those a candidate list would offer)."""
+    found: list[Synset] = []
+    frontier = [sense]
+    while frontier and len(found) < DESCENDANTS_READ:
+        frontier = [h for s in frontier for h in s.hyponyms() + s.instance_hyponyms()]
+        found.extend(frontier)
+    return frozenset(found[:DESCENDANTS_READ])
+
+
+@lru_cache(maxsize=20_000)
+def _close(sense: Synset) -> frozenset[Synset]:
+    return frozenset({sense, *sense.similar_tos(), *sense.also_sees(), *sense.verb_groups()})
+
+
+def _relation(sense: Synset, others: Iterable[Synset]) -> str | None:
+    close = _close(sense)
+    ancestors = _ancestors(sense)
+    found: str | None = None
+    for other in others:
+        if other in close:
+            return "synonym"
+        if other in ancestors:
+            found = found or "hypernym"
+        elif other in _descendants(sense):
+            found = found or "hyponym"
+        elif near_synonym(sense, other):
+            found = found or "near-synonym"
+    return found
+
+
+@lru_cache(maxsize=20_000)
+def _derived_names(lemma: str) -> frozenset[str]:
+    """Lemma names derived from the word ("magic" -> "magical", "magician"), any sense."""
+    names: set[str] = set()
+    for synset in load_wordnet().synsets(lemma):
+        item = _lemma_in(synset, lemma)
+        if item is not None:
+            related = item.derivationally_related_forms() + item.pertainyms()
+            names.update(r.name().lower() for r in related)
+    return frozenset(names)
+
+
+def _too_close(senses: Sequence[Synset], lemma: str, pos: Pos) -> Callable[[str], bool]:
+    """Negative mode: True for a candidate that WordNet relates to the chosen ``senses`` or
+    to any other sense of the word (``wordnet_relation``: "peace" the treaty -> "harmony",
+    the hypernym of "peace" the relation), or that is derived from the word: never a
+    contrast."""
+    derived = _derived_names(lemma)
+    every = load_wordnet().synsets(lemma, pos)
+    shared = {n.lower() for s in every for n in s.lemma_names()}
+    senses = list(dict.fromkeys([*senses, *every[:GUARD_SENSES]]))
+
+    def check(name: str) -> bool:
+        key = name.lower().replace(" ", "_")
+        if key in derived or key in shared:
+            return True
+        others = _synsets_of(key, "a" if pos == "s" else pos)
+        return any(_relation(sense, others) is not None for sense in senses)
+
+    return check
+
+
+SMALL_WHOLE = 12  # a whole of at most this many parts: its parts are close in kind
+
+
+def _co_meronyms(synset: Synset) -> list[tuple[Lemma, float]]:
+    """Other parts of the same small whole ("wall" -> room -> "floor", "ceiling"; "kitchen"
+    -> dwelling -> "bedroom"; "sky" -> earth -> "land"): close in kind, different things."""
+    out: list[tuple[Lemma, float]] = []
+    for whole in synset.part_holonyms():
+        parts = whole.part_meronyms()
+        if 2 <= len(parts) <= SMALL_WHOLE:
+            out.extend((item, -0.5) for part in parts if part != synset for item in part.lemmas())
+    return out
 
 
 def _adverb_from(adjective: str) -> Lemma | None:
@@ -329,8 +536,11 @@ def _raw_contrasts(synset: Synset, lemma: str, pos: Pos) -> Raw:
                         out.append((adverb, 2, 0.0))
     else:
         if pos == "n":
-            out += [(n, 1, b) for n, b in _class_members(lemma, pos)]
-        out += [(n, 3, b) for n, b in _co_hyponyms(synset, levels=3 if pos == "n" else 1)]
+            out += [(n, 1, b) for n, b in _class_members(lemma, pos, synset)]
+        if pos == "n":
+            out += [(n, 3, b) for n, b in _co_meronyms(synset)]
+        if synset.lexname() != "noun.Tops":  # a top class ("food", "animal") has no peers
+            out += [(n, 3, b) for n, b in _co_hyponyms(synset, levels=3 if pos == "n" else 1)]
     return out
 
 
@@ -377,8 +587,17 @@ def _rank(
     settings: WordNetSettings,
     positive: bool = False,
     relaxed: bool = False,
+    exclude: Callable[[str], bool] | None = None,
+    rerank: Callable[[list[str]], list[float]] | None = None,
+    antonyms: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Filter, rank (tier, then weight * familiarity + bonus), inflect and deduplicate.
+
+    ``antonyms`` (lower-case lemma names) pass ``exclude`` and may contain the word.
+    ``exclude(text)``: True drops a candidate (negative mode: WordNet relates it to the
+    word's sense). ``rerank(forms)``: a text encoder's bonus per inflected candidate; within a
+    tier, the first ``2 * max_candidates`` are reordered by place minus bonus, so the encoder
+    breaks ties and moves a candidate a place or two, never across tiers.
 
     ``positive``: synonyms may contain the word ("yellow" -> "yellowish", "laptop" ->
     "laptop computer"), and a broader or narrower word (tier >= 1) must be familiar
@@ -386,6 +605,7 @@ def _rank(
     ``relaxed``: the rare-sense rule is off (a last resort when nothing else is found).
     """
     best: dict[str, tuple[int, float]] = {}
+    names: dict[str, str] = {}
     proper = word.text[:1].isupper() and _is_proper(word.lemma, word.pos)
     for item, tier, bonus, weight in raw:
         name = item.name()
@@ -393,9 +613,9 @@ def _rank(
         if text is None:
             continue
         if _related_spelling(text, word.lemma) and (
-            not positive or text.lower() == word.lemma.lower()
+            not (positive or name.lower() in antonyms) or text.lower() == word.lemma.lower()
         ):
-            continue
+            continue  # an antonym may contain the word ("male" -> "female")
         if not relaxed and _rare_sense(item):
             continue
         if positive and not relaxed and tier % 4 and familiarity(name) < BROADER_MIN_FAMILIARITY:
@@ -409,15 +629,29 @@ def _rank(
         key = (tier, -score)
         if text not in best or key < (best[text][0], -best[text][1]):
             best[text] = (tier, score)
+            names[text] = name
     ordered = sorted(best, key=lambda t: (best[t][0], -best[t][1]))
+    pool = settings.max_candidates * (2 if rerank is not None else 1)
     out: list[str] = []
+    tiers: list[int] = []
     for text in ordered:
+        if exclude is not None and names[text].lower() not in antonyms and exclude(names[text]):
+            continue  # checked here, in rank order: only the few that would be kept pay
         form = inflect(text, word.pos, word.form) if word.pos else text
         if form.lower() != word.text.lower() and form.lower() not in _BLOCKED and form not in out:
             out.append(form)
-        if len(out) >= settings.max_candidates:
+            tiers.append(best[text][0])
+        if len(out) >= pool:
             break
-    return out
+    if rerank is not None and len(out) > 1:
+        moves = rerank(out)
+        place = {form: i for i, form in enumerate(out)}
+        keys = {f: (t, place[f] - m) for f, t, m in zip(out, tiers, moves, strict=True)}
+        out.sort(key=lambda f: keys[f])
+    return out[: settings.max_candidates]
+
+
+Gathered = tuple[list[tuple[Lemma, int, float, float]], list[Synset]]  # raw, senses used
 
 
 def _gather(
@@ -425,33 +659,65 @@ def _gather(
     context: Sequence[str],
     settings: WordNetSettings,
     relation,
-) -> list[tuple[Lemma, int, float, float]]:
+    bonus: SenseBonus | None = None,
+) -> Gathered:
+    """Raw candidates of the word's best senses, and those senses (best first)."""
     if word.pos is None:
-        return []
+        return [], []
     raw: list[tuple[Lemma, int, float, float]] = []
-    domains = [
-        d for w in context for p in ("n", "v") if (d := _usual_lexname(w, p)) is not None
-    ]
-    senses = rank_senses(word.lemma, word.pos, context, domains)
+    domains = [d for w in context for p in ("n", "v") if (d := _usual_lexname(w, p)) is not None]
+    senses = rank_senses(word.lemma, word.pos, context, domains, bonus)
+    used: list[Synset] = []
     for index, (synset, weight) in enumerate(senses[:5]):
         if index and relation is _raw_contrasts:  # other senses' direct antonyms: "day" -> "night"
             raw.extend((a, 2, 0.0, weight) for a in _antonym_lemmas(synset, word.lemma))
         if index >= settings.max_senses or (index and weight < 0.5):
             continue  # a clearly worse sense adds noise ("cat" the guy -> "man")
-        for name, tier, bonus in relation(synset, word.lemma, word.pos):
+        if index and relation is _raw_contrasts:
+            continue  # and its things of the same kind may be the word's synonyms in the best
+            # sense ("peace" the treaty: "harmony", "quiet" are other senses' peers)
+        used.append(synset)
+        for name, tier, extra in relation(synset, word.lemma, word.pos):
             # a close second sense: its candidates come after all of the best sense's
-            raw.append((name, tier + 4 * index, bonus, weight))
-    return raw
+            raw.append((name, tier + 4 * index, extra, weight))
+    return raw, used
 
 
-def contrasts(word: Word, context: Sequence[str], settings: WordNetSettings) -> list[str]:
-    """Antonyms and contrasting words for a negative prompt, best first (see module docs)."""
-    return _rank(_gather(word, context, settings, _raw_contrasts), word, context, settings)
+@dataclass(frozen=True)
+class Ranking:
+    """A text encoder's part in one word's candidates (``wordnet_candidates`` makes these)."""
+
+    senses: SenseBonus | None = None
+    candidates: Callable[[list[str]], list[float]] | None = None
 
 
-def synonyms(word: Word, context: Sequence[str], settings: WordNetSettings) -> list[str]:
+def contrasts(
+    word: Word, context: Sequence[str], settings: WordNetSettings, ranking: Ranking = Ranking()
+) -> list[str]:
+    """Antonyms and contrasting words for a negative prompt, best first (see module docs).
+
+    Never a word that WordNet relates to a used sense as a synonym, hypernym, hyponym or
+    near-synonym, nor a derivation of the word (``_too_close``); antonyms always pass.
+    """
+    raw, senses = _gather(word, context, settings, _raw_contrasts, ranking.senses)
+    if word.pos is None:
+        return []
+    antonym_names = frozenset(
+        a.name().lower() for s in senses for a in _antonym_lemmas(s, word.lemma)
+    )
+    guard = _too_close(senses, word.lemma, word.pos)
+    return _rank(
+        raw, word, context, settings, exclude=guard, rerank=ranking.candidates,
+        antonyms=antonym_names,
+    )  # fmt: skip
+
+
+def synonyms(
+    word: Word, context: Sequence[str], settings: WordNetSettings, ranking: Ranking = Ranking()
+) -> list[str]:
     """Synonyms (then hypernyms, hyponyms) that can replace the word in the prompt, best first."""
-    found = _rank(_gather(word, context, settings, _raw_synonyms), word, context, settings, True)
+    raw, senses = _gather(word, context, settings, _raw_synonyms, ranking.senses)
+    found = _rank(raw, word, context, settings, True, rerank=ranking.candidates)
     if found or word.pos is None:
         return found
     # nothing usable: allow rare and multiword lemmas of the sense and its broader and
@@ -460,14 +726,15 @@ def synonyms(word: Word, context: Sequence[str], settings: WordNetSettings) -> l
     loose = replace(
         settings, min_count=0, min_senses_if_unseen=0, multiword_min_count=0, max_length=20
     )
-    raw = _gather(word, context, loose, _raw_synonyms)
+    raw, senses = _gather(word, context, loose, _raw_synonyms, ranking.senses)
     found = _rank(raw, word, context, loose, positive=True, relaxed=True)
-    senses = rank_senses(word.lemma, word.pos, context)
     if len(found) >= 2 or not senses or word.pos not in ("n", "v"):
         return found
-    best = senses[0][0]
+    # sisters only when they are variants of the same thing ("laptop" -> "notebook"); a
+    # sister of another kind changes the meaning ("rats" -> "mice")
+    best = senses[0]
     raw += [(item, 8, bonus, 1.0) for item, bonus in _co_hyponyms(best, levels=1)
-            if item.synset().lexname() == best.lexname() and _familiar_name(item.name())]  # fmt: skip
+            if near_synonym(best, item.synset()) and _familiar_name(item.name())]  # fmt: skip
     return _rank(raw, word, context, loose, positive=True, relaxed=True)
 
 
@@ -475,7 +742,7 @@ def antonyms(lemma: str, pos: Pos, settings: WordNetSettings | None = None) -> l
     """Direct and indirect antonyms of a lemma (no context), best first."""
     settings = settings or WordNetSettings()
     word = Word(lemma, 0, len(lemma), lemma, pos, "base", True, True)
-    raw = [r for r in _gather(word, (), settings, _raw_contrasts) if r[1] <= 2]
+    raw = [r for r in _gather(word, (), settings, _raw_contrasts)[0] if r[1] <= 2]
     return _rank(raw, word, (), settings)
 
 
@@ -492,8 +759,69 @@ def _context(analysis: PromptAnalysis, skip: Word) -> list[str]:
     return [w.lemma for w in analysis.content_words if w is not skip]
 
 
+def spatial_reading(analysis: PromptAnalysis, index: int) -> bool:
+    """The word names a position in the picture: a ``SPATIAL_CONTRASTS`` word right after a
+    preposition, or after a preposition and a determiner ("on top", "on the right")."""
+    words = analysis.words
+    if words[index].text.lower() not in SPATIAL_CONTRASTS:
+        return False
+    before = [w.text.lower() for w in words[max(0, index - 2) : index]]
+    if before and before[-1] in _SPATIAL_PREPOSITIONS:
+        return True
+    return len(before) == 2 and before[0] in _SPATIAL_PREPOSITIONS and before[1] in (
+        "the", "a", "its", "their", "his", "her", "this", "that"
+    )  # fmt: skip
+
+
+_ANIMATE = ("noun.person", "noun.animal")
+AGENT_BONUS = 3.0  # a noun that does something ("two models hoist a flag") is a being
+
+
+def _animate_domains(analysis: PromptAnalysis, index: int) -> tuple[str, ...]:
+    """Domains the context asks of a noun: a person next to a name ("queen Elizabeth"); a
+    being right before a verb that is not a participle (its subject: "two models hoist")."""
+    words = analysis.words
+    if words[index].pos != "n":
+        return ()
+    if any(0 <= j < len(words) and words[j].name for j in (index - 1, index + 1)):
+        return ("noun.person",)
+    if index + 1 < len(words):
+        following = words[index + 1]
+        if following.pos == "v" and following.form in ("base", "third", "past"):
+            return _ANIMATE
+    return ()
+
+
+def _ranking(similarity: TextSimilarity | None, analysis: PromptAnalysis, index: int) -> Ranking:
+    word = analysis.words[index]
+    prompt = analysis.prompt
+    animate = _animate_domains(analysis, index)
+    if similarity is None and not animate:
+        return Ranking()
+
+    def senses(synsets: list[Synset]) -> list[float]:
+        out = [AGENT_BONUS if s.lexname() in animate else 0.0 for s in synsets]
+        if similarity is not None:
+            glosses = [s.definition() for s in synsets]
+            extra = sense_bonus(similarity, prompt, word.start, word.end, glosses)
+            out = [a + b for a, b in zip(out, extra, strict=True)]
+        return out
+
+    if similarity is None:
+        return Ranking(senses)
+
+    def candidates(forms: list[str]) -> list[float]:
+        cased = [match_case(f, word.text) for f in forms]
+        return candidate_bonus(similarity, prompt, word.start, word.end, cased)
+
+    return Ranking(senses, candidates)
+
+
 def wordnet_candidates(
-    analysis: PromptAnalysis, mode: str, settings: WordNetSettings
+    analysis: PromptAnalysis,
+    mode: str,
+    settings: WordNetSettings,
+    similarity: TextSimilarity | None = None,
 ) -> dict[int, list[str]]:
     """Candidates for every content word: ``{index into analysis.words: [candidates]}``.
 
@@ -501,18 +829,28 @@ def wordnet_candidates(
     left out. A word whose own part of speech gives nothing falls back to its other readings
     ("parked" the adjective -> "park" the verb) in the same written form, unless it is a
     capitalised word that WordNet also writes capitalised ("French" is never "to french").
+    Negative mode: a word read as a position (``spatial_reading``) gets other positions.
+    ``similarity`` (the user's text encoder) breaks ties between senses and reorders
+    candidates within a tier (``text_similarity``); without it, WordNet alone decides.
     """
     relation = contrasts if mode == "negative" else synonyms
     out: dict[int, list[str]] = {}
     for index, word in enumerate(analysis.words):
         if not word.content or word.pos is None:
             continue
+        if mode == "negative" and spatial_reading(analysis, index):
+            out[index] = list(SPATIAL_CONTRASTS[word.text.lower()][: settings.max_candidates])
+            continue
         context = _context(analysis, word)
-        found = relation(word, context, settings)
+        ranking = _ranking(similarity, analysis, index)
+        found = relation(word, context, settings, ranking)
         proper = word.text[:1].isupper() and _is_proper(word.lemma, word.pos)
-        if not found and word.pos in ("a", "v") and not proper:  # participles: "parked"
+        # participles ("parked"); not for contrasts of a word WordNet has as an adjective:
+        # its verb's co-hyponyms are no opposites ("menacing" -> "lying", "holding")
+        own_adjective = mode == "negative" and word.pos == "a" and word.known
+        if not found and word.pos in ("a", "v") and not proper and not own_adjective:
             for alternative in _other_readings(word):
-                for extra in relation(alternative, context, settings):
+                for extra in relation(alternative, context, settings, ranking):
                     if extra not in found and len(found) < settings.max_candidates:
                         found.append(extra)
         if found:
