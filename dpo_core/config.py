@@ -31,7 +31,10 @@ class GPOConfig:
     step_end: float = 0.48  # (24 of 50)
     step_repeats: int = 2  # iterations per step value in the "walk" schedule
     step_mode: StepMode = "walk"  # "walk" through the range in order, or "random" draws
-    seeds_per_iteration: int = 1  # search seeds per gradient iteration (cycled); 0 = all
+    # search seeds per gradient iteration (cycled); 0 = all, the reference's choice: RMSprop's
+    # first step moves every logit by about lr / sqrt(1 - alpha) = 1 whatever the gradient's
+    # size, so a single seed's noise would move the logits by +-1
+    seeds_per_iteration: int = 0
 
     def __post_init__(self) -> None:
         if self.iterations < 0:

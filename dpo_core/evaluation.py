@@ -9,6 +9,7 @@ import torch
 from .losses import objective
 from .protocols import DiffusionBackend, ImageTextScorer
 from .space import SearchSpace
+from .text_windows import concat_conditionings
 
 # Called after each batch with (choice indices, seeds, images (n, 3, H, W), losses (n,)).
 BatchHook = Callable[[list[int], list[int], torch.Tensor, torch.Tensor], None]
@@ -57,8 +58,8 @@ def render_images(
     with torch.no_grad():
         for lo in range(0, len(seeds), batch_size):
             hi = min(lo + batch_size, len(seeds))
-            pos = torch.cat([encode(t) for t in positives[lo:hi]])
-            neg = torch.cat([encode(t) for t in negatives[lo:hi]])
+            pos = concat_conditionings([encode(t) for t in positives[lo:hi]])
+            neg = concat_conditionings([encode(t) for t in negatives[lo:hi]])
             batch_seeds = [int(s) for s in seeds[lo:hi]]
             latents = backend.sample(
                 backend.noise(batch_seeds), pos, neg, 0, steps, seeds=batch_seeds

@@ -59,16 +59,20 @@ def relaxed_loss(
     step: int = 0,
     grad_steps: int = 1,
     candidates: CandidateTokens | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Mean loss over the noise batch of a relaxed choice; differentiable w.r.t. ``weights``.
 
-    ``fixed`` is the conditioning ``(1, T, D)`` of the text that is not optimized.
+    ``fixed`` is the conditioning ``(1, T, D)`` of the text that is not optimized; ``seeds``
+    are those of ``noise`` (for samplers that draw noise while sampling).
     """
     with torch.enable_grad():
         batch = noise.shape[0]
         optimized = encode_relaxed(backend, space, weights, candidates).expand(batch, -1, -1)
         positive, negative = condition_pair(space, optimized, fixed.expand(batch, -1, -1))
-        images = gradient_images(gradient, backend, noise, positive, negative, step, grad_steps)
+        images = gradient_images(
+            gradient, backend, noise, positive, negative, step, grad_steps, seeds
+        )
         return objective(scorer.embed_images(images), prompt_embedding, space.mode).mean()
 
 
@@ -120,6 +124,7 @@ def learn_distribution(
             step=step,
             grad_steps=config.grad_steps,
             candidates=candidates,
+            seeds=batch_seeds,
         )
         if loss.requires_grad:
             loss.backward()

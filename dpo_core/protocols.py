@@ -6,7 +6,9 @@ on ComfyUI's MODEL, CLIP and VAE; the tests implement it with a tiny torch model
 Conventions (k-diffusion form, as ComfyUI uses internally):
   * latents ``x`` are ``(B, C, h, w)``; ``x = x0 + sigma * eps``;
   * ``sigmas`` has ``steps + 1`` entries, decreasing, the last one 0;
-  * conditioning is the text encoder's cross-attention context ``(B, T, D)``;
+  * conditioning is the text encoder's cross-attention context ``(B, T, D)``, ``T`` a multiple
+    of the window (long texts span several windows); a positive and a negative conditioning
+    may differ in length (``dpo_core.text_windows``);
   * images are ``(B, 3, H, W)`` floats in [0, 1].
 """
 
@@ -26,10 +28,15 @@ class DiffusionBackend(Protocol):
     bos_id: int  # start-of-text token id
     eos_id: int  # end-of-text token id (also written after the text)
     pad_id: int  # id that fills the sequence after the end token
-    context_length: int  # tokens per sequence, 77 for CLIP
+    context_length: int  # positions per window, CLIP_CONTEXT_LENGTH (77) for CLIP
 
     def tokenize(self, text: str) -> list[int]:
         """BPE token ids of ``text`` without start/end tokens (the encoder's own tokenizer)."""
+        ...
+
+    def window_sizes(self, text: str) -> list[int]:
+        """Text tokens of each ``context_length`` window when the host splits a long ``text``
+        (one entry for a short text; the sizes sum to ``len(tokenize(text))``)."""
         ...
 
     def token_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
@@ -45,7 +52,9 @@ class DiffusionBackend(Protocol):
         ...
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        """Encode plain texts exactly as the host application would (no gradient) -> ``(B, T, D)``."""
+        """Encode plain texts exactly as the host application would (no gradient) -> ``(B, T, D)``;
+        texts of different window counts are repeated to a common length
+        (``text_windows.concat_conditionings``)."""
         ...
 
     # --- diffusion side --------------------------------------------------------------------

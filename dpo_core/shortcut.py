@@ -12,6 +12,7 @@ Steps with gradient are Euler steps in sigma form, ``x_next = x0 + sigma_next * 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -40,12 +41,18 @@ def latent_at_step(
     positive: torch.Tensor,
     negative: torch.Tensor,
     step: int,
+    seeds: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """Latent at ``sigmas[step]``, sampled from pure noise WITHOUT gradient (detached)."""
+    """Latent at ``sigmas[step]``, sampled from pure noise WITHOUT gradient (detached).
+
+    ``seeds`` (those of ``noise``) seed the noise that ancestral/SDE samplers draw on the way,
+    so the prefix equals KSampler's first ``step`` steps for the same seeds."""
     if step == 0:
         return initial_latent(backend, noise).detach()
     with torch.no_grad():
-        return backend.sample(noise, positive.detach(), negative.detach(), 0, step).detach()
+        return backend.sample(
+            noise, positive.detach(), negative.detach(), 0, step, seeds=seeds
+        ).detach()
 
 
 def images_with_gradient(
@@ -55,6 +62,7 @@ def images_with_gradient(
     negative: torch.Tensor,
     start_step: int,
     grad_steps: int = 1,
+    seeds: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Images ``(B, 3, H, W)`` whose graph covers ``grad_steps`` model calls from ``start_step``.
 
@@ -68,7 +76,7 @@ def images_with_gradient(
             f"expected 0 <= start_step, 1 <= grad_steps, start_step + grad_steps <= {steps}, "
             f"got start_step={start_step}, grad_steps={grad_steps}"
         )
-    x = latent_at_step(backend, noise, positive, negative, start_step)
+    x = latent_at_step(backend, noise, positive, negative, start_step, seeds)
     with torch.enable_grad():
         x0 = x
         for i in range(start_step, start_step + grad_steps):
@@ -118,11 +126,12 @@ def gradient_images(
     negative: torch.Tensor,
     step: int,
     grad_steps: int = 1,
+    seeds: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Dispatch on the gradient mode; ``step`` and ``grad_steps`` are ignored by ``full``."""
     if mode == "shortcut":
         k = min(grad_steps, len(backend.sigmas) - 1 - step)
-        return images_with_gradient(backend, noise, positive, negative, step, k)
+        return images_with_gradient(backend, noise, positive, negative, step, k, seeds)
     if mode == "full":
         return images_with_gradient(backend, noise, positive, negative, 0, len(backend.sigmas) - 1)
     raise ValueError(f"expected a gradient mode in {GRADIENT_MODES}, got {mode!r}")

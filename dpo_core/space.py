@@ -16,7 +16,7 @@ renders to and the tokens the gradient sees cannot drift apart.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Literal
@@ -115,12 +115,15 @@ class SearchSpace:
         return choice
 
     # --- rendering -------------------------------------------------------------------------
-    def segments(self, choice: Sequence[int]) -> list[tuple[int, str]]:
+    def segments(self, choice: Sequence[int], keep: Collection[int] = ()) -> list[tuple[int, str]]:
         """The rendered text as ordered segments ``(slot index or -1 for fixed text, text)``.
 
         ``"".join(text for _, text in segments(choice)) == render(choice)``. The relaxation
         tokenizes each segment on its own and concatenates, so segment boundaries are always
         at word boundaries (separators are their own fixed segments).
+
+        ``keep``: slots whose segment stays in place (with its separator) even when their
+        option is empty; the relaxation's gradient layout gives such slots a placeholder token.
         """
         choice = self.check_choice(choice)
         out: list[tuple[int, str]] = []
@@ -129,7 +132,7 @@ class SearchSpace:
                 out.append((-1, self.base.strip()))
             for i, c in enumerate(choice):
                 word = self.slots[i].candidates[c]
-                if not word:
+                if not word and i not in keep:
                     continue
                 if out:
                     out.append((-1, NEGATIVE_SEPARATOR))
@@ -204,4 +207,3 @@ class SearchSpace:
     @classmethod
     def from_json(cls, text: str) -> SearchSpace:
         return cls.from_dict(parse_json_object(text, "search space"))
-

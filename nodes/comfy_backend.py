@@ -25,6 +25,8 @@ import comfy.sample
 import comfy.samplers
 import torch
 
+from dpo_core.text_windows import CLIP_CONTEXT_LENGTH, concat_conditionings
+
 from .clip_tokens import clip_token_ids
 from .inference_tensors import normal_weights
 from .sampling_settings import SamplingSettings
@@ -43,7 +45,7 @@ def _as_conditioning(context: torch.Tensor) -> list:
 class ComfyBackend:
     """DiffusionBackend over a ModelPatcher, a ``comfy.sd.CLIP`` and a ``comfy.sd.VAE``."""
 
-    context_length = 77
+    context_length = CLIP_CONTEXT_LENGTH
 
     def __init__(self, model, clip, vae, settings: SamplingSettings) -> None:
         self.model = model
@@ -74,6 +76,15 @@ class ComfyBackend:
         """BPE ids of ``text`` as ComfyUI's tokenizer makes them, without start/end/padding."""
         return clip_token_ids(self.clip, text)
 
+    def window_sizes(self, text: str) -> list[int]:
+        """Text tokens in each window ComfyUI's tokenizer splits ``text`` into (it moves a word
+        that does not fit to the next window and splits only very long words)."""
+        marks = {self.bos_id, self.eos_id, self.pad_id}
+        return [
+            sum(1 for token, _weight in window if token not in marks)
+            for window in self.clip.tokenize(text)["l"]
+        ]
+
     def token_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
         return self._token_table.to(ids.device)[ids]
 
@@ -85,13 +96,7 @@ class ComfyBackend:
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         conds = [self.clip.encode_from_tokens(self.clip.tokenize(t)) for t in texts]
-        lengths = {c.shape[1] for c in conds}
-        if len(lengths) != 1:
-            raise ValueError(
-                "texts longer than 75 tokens make longer conditioning; keep the prompt and the "
-                "search space within CLIP's 77-token window"
-            )
-        return torch.cat(conds).to(self.device, torch.float32)
+        return concat_conditionings(conds).to(self.device, torch.float32)
 
     # --- diffusion side --------------------------------------------------------------------
     @property
@@ -157,7 +162,7 @@ class ComfyBackend:
         n = x.shape[0]
         batch_x = torch.cat([x, x]).to(self.device)
         sigmas = torch.full((2 * n,), float(sigma), device=self.device)
-        context = torch.cat([negative, positive]).to(self.device)
+        context = concat_conditionings([negative, positive]).to(self.device)
         out = self._unet(base.apply_model, batch_x, sigmas, c_crossattn=context)
         uncond, cond = out[:n], out[n:]
         return uncond + self.settings.cfg * (cond - uncond)

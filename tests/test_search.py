@@ -7,10 +7,11 @@ import random
 import pytest
 import torch
 
+from dpo_core import gpo as gpo_module
 from dpo_core import search
 from dpo_core.config import EPOConfig, GPOConfig, SearchConfig
 from dpo_core.evaluation import evaluate, render_images
-from dpo_core.gpo import GPOResult
+from dpo_core.gpo import GPOResult, learn_distribution
 from dpo_core.record import RunRecord
 from dpo_core.run import StopSearch
 from dpo_core.sampling import distribution_sampler, softmax_rows
@@ -53,6 +54,38 @@ def test_gpo_puts_most_mass_on_the_planted_word(gpo):
         assert len(record.loss_curve) == 20 and len(record.candidates) == 5  # space exhausted
         assert record.best.choice == (3,)
     assert hits >= 4
+
+
+def test_gpo_finds_the_planted_word_at_the_default_step_range(monkeypatch):
+    """The reference's step range on the tiny backend, where the clean-latent estimate is weak:
+    the planted word is the learned argmax in most runs, and no slot-iteration goes without a
+    gradient (an empty argmax keeps a placeholder span)."""
+    backend, scorer, space, choices, losses = planted((5,), (3,))
+    config = GPOConfig()
+    assert (config.step_start, config.step_end, config.seeds_per_iteration) == (0.3, 0.48, 0)
+    gradients: list[bool] = []
+    make = gpo_module.OPTIMIZER_FACTORIES[config.optimizer]
+
+    def watched(params, cfg):
+        optimizer = make(params, cfg)
+        step = optimizer.step
+
+        def checked_step(*args, **kwargs):
+            gradients.extend(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in params)
+            return step(*args, **kwargs)
+
+        optimizer.step = checked_step
+        return optimizer
+
+    monkeypatch.setitem(gpo_module.OPTIMIZER_FACTORIES, config.optimizer, watched)
+    target = scorer.embed_texts([space.prompt])
+    hits = 0
+    for seed in range(30):
+        result = learn_distribution(backend, scorer, space, config, SEARCH_SEEDS, target,
+                                    generator=torch.Generator().manual_seed(seed))  # fmt: skip
+        hits += argmax_rows(result.logits) == (3,)
+    assert len(gradients) == 30 * config.iterations and all(gradients)
+    assert hits >= 20, hits
 
 
 def test_hybrid_beats_random_search_at_equal_budget():

@@ -13,6 +13,7 @@ import torch
 
 from dpo_core.shortcut import euler_step
 from dpo_core.space import SearchSpace, Slot
+from dpo_core.text_windows import concat_conditionings
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead on small CPUs
 
@@ -91,11 +92,20 @@ class TinyBackend(torch.nn.Module):
         pieces = re.findall(r"[a-z0-9]+|[^\sa-z0-9]", text.lower())
         return [self.words.get(p, UNK) for p in pieces]
 
+    def window_sizes(self, text: str) -> list[int]:
+        """A long text is cut into windows of ``context_length - 2`` tokens (plain cuts; the
+        ComfyUI backend keeps ComfyUI's word boundaries)."""
+        n, size = len(self.tokenize(text)), self.context_length - 2
+        return [min(size, n - lo) for lo in range(0, n, size)] or [0]
+
     def sequence_ids(self, text: str) -> list[int]:
-        ids = [BOS, *self.tokenize(text), EOS]
-        if len(ids) > self.context_length:
-            raise ValueError(f"expected at most {self.context_length} tokens, got {len(ids)}")
-        return ids + [PAD] * (self.context_length - len(ids))
+        """``[BOS] tokens [EOS] pad...`` of every window, concatenated."""
+        ids, out = self.tokenize(text), []
+        for size in self.window_sizes(text):
+            window = [BOS, *ids[:size], EOS]
+            ids = ids[size:]
+            out += window + [PAD] * (self.context_length - len(window))
+        return out
 
     def token_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
         return self.token_table[ids]
@@ -113,9 +123,15 @@ class TinyBackend(torch.nn.Module):
         return _norm(h)
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        ids = torch.tensor([self.sequence_ids(t) for t in texts], dtype=torch.long)
+        out = []
         with torch.no_grad():
-            return self.encode_embeddings(self.token_embeddings(ids))
+            for text in texts:
+                ids = torch.tensor(self.sequence_ids(text), dtype=torch.long)
+                windows = self.encode_embeddings(
+                    self.token_embeddings(ids.view(-1, self.context_length))
+                )
+                out.append(windows.reshape(1, -1, windows.shape[-1]))
+        return concat_conditionings(out)
 
     # --- diffusion side --------------------------------------------------------------------
     @property
@@ -150,7 +166,8 @@ class TinyBackend(torch.nn.Module):
     def denoise(
         self, x: torch.Tensor, sigma: float, positive: torch.Tensor, negative: torch.Tensor
     ) -> torch.Tensor:
-        both = self.model(torch.cat([x, x]), float(sigma), torch.cat([positive, negative]))
+        context = concat_conditionings([positive, negative])
+        both = self.model(torch.cat([x, x]), float(sigma), context)
         pos, neg = both.chunk(2)
         return neg + self.config.cfg * (pos - neg)
 
