@@ -3,7 +3,7 @@
 # These are the commands that made the shipped weights (see tiny_world/weights/README.md).
 # Run from the repository root after `make setup`:
 #
-#   bash tiny_world/train_all.sh                 # every stage: vae judges unet quality
+#   bash tiny_world/train_all.sh                 # every stage: vae decoder judges unet quality
 #   bash tiny_world/train_all.sh unet quality    # some stages
 #   RESUME=1 bash tiny_world/train_all.sh unet   # continue a cut-off stage from its checkpoint
 #
@@ -18,19 +18,21 @@ export OMP_NUM_THREADS=1
 RUN="nice -n 10 $PY -m"
 R=""
 if [ "${RESUME:-0}" = "1" ]; then R="--resume"; fi
-STAGES="${*:-vae judges unet quality}"
+STAGES="${*:-vae decoder judges unet quality}"
 UNET_STEPS="${UNET_STEPS:-5000}"
 
 for stage in $STAGES; do
   case "$stage" in
     vae)     # 70% of the steps on 32x32 crops, the rest on whole images; linear-preview loss
       $RUN tiny_world.train_vae --seed 0 --max-steps 1200 $R ;;
+    decoder) # sharpen the decoder on whole images, encoder frozen (the UNet's latents stay)
+      $RUN tiny_world.train_vae --seed 1 --decoder-only --max-steps 700 --batch 8 --lr 5e-4 $R ;;
     judges)  # attribute classifier (9 heads), then the CLIP evaluator with hard negatives
-      $RUN tiny_world.train_judges --seed 0 --classifier-steps 800 --evaluator-steps 1200 $R ;;
+      $RUN tiny_world.train_judges --seed 0 --classifier-steps 400 --evaluator-steps 800 $R ;;
     unet)    # frozen seeded text encoder; 12% "", 35% partial captions from the first step; EMA
-      $RUN tiny_world.train_unet --seed 0 --max-steps "$UNET_STEPS" --images 8192 $R ;;
+      $RUN tiny_world.train_unet --seed 0 --max-steps "$UNET_STEPS" --images 6144 $R ;;
     quality)
       $RUN tiny_world.quality --seed 0 ;;
-    *) echo "unknown stage $stage (expected vae, judges, unet, quality)" >&2; exit 2 ;;
+    *) echo "unknown stage $stage (expected vae, decoder, judges, unet, quality)" >&2; exit 2 ;;
   esac
 done

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 log = logging.getLogger(__name__)
-RECONSTRUCTIONS = 2048  # training images passed through the VAE for the judges
+RECONSTRUCTIONS = 1024  # training images passed through the VAE for the judges
 
 
 def reconstructions(data, count: int) -> torch.Tensor:

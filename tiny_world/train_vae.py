@@ -57,6 +57,74 @@ def linear_preview_r2(latents: torch.Tensor, images: torch.Tensor) -> float:
     return float(1 - residual / total)
 
 
+def finetune_decoder(args) -> None:
+    """Sharpen the decoder of the saved VAE: whole 64x64 images, reconstruction loss from the
+    frozen encoder's (rescaled) latents with the same small latent noise; the latent space
+    stays exactly as it is."""
+    from .dataset import render_dataset
+    from .models import build_vae, load_weights, save_weights, weight_path
+    from .training import (
+        cosine_lr,
+        load_checkpoint,
+        rng_state,
+        save_checkpoint,
+        set_rng_state,
+    )
+
+    name = CHECKPOINT + "_decoder"
+    data = render_dataset(args.seed, 16384)
+    ae = build_vae(load_weights(weight_path("vae"))).first_stage_model.float()
+    ae.requires_grad_(False)
+    params = [*ae.decoder.parameters(), *ae.post_quant_conv.parameters()]
+    for q in params:
+        q.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    rng = random.Random(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    step = 0
+    state = load_checkpoint(name) if args.resume else None
+    if state is not None:
+        ae.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        set_rng_state(state["rng"], rng, gen)
+        step = state["step"]
+    ae.encoder.eval()
+    ae.decoder.train()
+    budget, start = args.minutes * 60.0, time.monotonic()
+    while step < args.max_steps and time.monotonic() - start < budget:
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, args.max_steps, args.lr, warmup=20)
+        index = torch.tensor([rng.randrange(len(data)) for _ in range(args.batch)])
+        images = data.floats(index)
+        with torch.no_grad():
+            mean, _ = encode_moments(ae, images)
+        noise = torch.randn(mean.shape, generator=gen)
+        recon = ae.decoder(ae.post_quant_conv(mean + noise * args.latent_noise * mean.std()))
+        target = images * 2.0 - 1.0
+        loss = (recon - target).abs().mean() + (recon - target).square().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            log.info(
+                "decoder step %d  rec %.4f  (%.0f s)", step, loss.item(), time.monotonic() - start
+            )
+        if step % args.checkpoint_every == 0 or step == args.max_steps:
+            save_checkpoint(
+                name,
+                {"model": ae.state_dict(), "opt": opt.state_dict(),
+                 "rng": rng_state(rng, gen), "step": step},
+            )  # fmt: skip
+    ae.eval()
+    with torch.no_grad():
+        check = data.floats(torch.arange(256))
+        mean, _ = encode_moments(ae, check)
+        err = ((ae.decoder(ae.post_quant_conv(mean)) + 1) / 2 - check).abs().mean().item()
+    log.info("decoder done: %d steps; L1 error %.4f", step, err)
+    save_weights(ae.state_dict(), weight_path("vae"))
+
+
 def main(argv: list[str]) -> None:
     from .dataset import render_dataset
     from .models import build_vae, save_weights, weight_path
@@ -79,8 +147,17 @@ def main(argv: list[str]) -> None:
     p.add_argument("--kl", type=float, default=1e-6, help="KL weight (SD used 1e-6)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument(
+        "--decoder-only",
+        action="store_true",
+        help="fine-tune the saved VAE's decoder on whole images, the encoder (and so the "
+        "latent space the UNet learns) frozen",
+    )
     args = p.parse_args(argv)
     setup(args.seed, args.threads)
+    if args.decoder_only:
+        finetune_decoder(args)
+        return
 
     data = render_dataset(args.seed, 16384)
     vae = build_vae(seed=args.seed)
