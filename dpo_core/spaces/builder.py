@@ -11,9 +11,10 @@
 4. positive mode: optionally keep only the rewrites that ``keep(prompt, rewritten)`` accepts
    (e.g. a sentence-embedding cosine >= 0.9, as in the reference; no model is loaded here);
 5. fit CLIP's window: the worst-case rendered text (every slot on its longest option) must
-   take at most ``token_budget`` (75) BPE tokens. Over budget, the longest candidates are
-   dropped (lowest-ranked first among equals), then whole slots from the end (library groups
-   first, then the last words of the prompt), and a warning says what was dropped. Only when
+   take at most ``token_budget`` (75) BPE tokens. Over budget, candidates that can never fit
+   go, then the longest candidates (lowest-ranked first among equals), then whole slots, the
+   costliest first (library groups, then later words, first among equals), and a warning
+   says what was dropped (``fit_token_budget``). Only when
    the fixed text alone (the user's prompt in positive mode, the user's negative prompt in
    negative mode) is over budget is a ``ValueError`` raised, because nothing can be dropped.
 
