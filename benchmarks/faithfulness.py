@@ -127,6 +127,8 @@ def search_config(args: argparse.Namespace, method: str, search_seeds: tuple, se
     if args.generations is not None:  # the old form, the same for every method
         pop = args.population
         epo = EPOConfig(pop, pop // 2, pop // 2, pop - pop // 2)
+        if "evaluations" in names:
+            return SearchConfig(evaluations=args.generations * pop, epo=epo, **common_fields)
         return SearchConfig(generations=args.generations, epo=epo, **common_fields)
     evaluations = args.hybrid_evaluations if method == "hybrid" else args.budget
     if "evaluations" in names:

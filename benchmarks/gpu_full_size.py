@@ -9,7 +9,7 @@ ComfyUI's MODEL/CLIP/VAE on the GPU. Prints and writes to JSON:
 2. overhead of a shortcut iteration against its parts alone;
 3. EPO fitness throughput with batching vs. one at a time (50 steps);
 4. one hybrid run as the reference ran it: 20 gradient iterations, then 40 evaluations of 50
-   steps (2 generations of 20), one search seed: total seconds and peak GPU memory.
+   steps (40 evaluations: 2 generations of 20), one search seed: total seconds and peak GPU memory.
 
 ``--dry-run`` runs every section on the CPU with tiny models and sizes (seconds), so that the
 script is executed where no GPU is available; memory is then the activations saved for
@@ -148,7 +148,7 @@ def section_hybrid(args: argparse.Namespace, models: Any, scorer: Any) -> dict[s
     population = args.hybrid_evaluations // 2
     half = population // 2
     config = SearchConfig(
-        method="hybrid", generations=2, search_seeds=(0,), holdout_seeds=(),
+        method="hybrid", evaluations=40, search_seeds=(0,), holdout_seeds=(),
         batch_size=args.batch, gpo=GPOConfig(iterations=args.hybrid_iterations),
         epo=EPOConfig(population, half, half, population - half),
     )  # fmt: skip

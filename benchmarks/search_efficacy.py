@@ -4,9 +4,10 @@ sampling and the hybrid, on small random-weight SD1 models through ComfyUI (benc
 For each of the first ``--num-prompts`` development prompts, a negative-mode search space is
 built from WordNet (``dpo_core.spaces.builder``), and every method runs ``--repeats`` times, each
 repeat with its own search seeds, held-out seeds and search random state. Every method spends
-the same number of full evaluations (``generations * population``); GPO and the hybrid also
-spend ``--gpo-iterations`` gradient iterations, which are not counted in that budget (as in the
-paper) and are reported in seconds.
+the same budget, ``--evaluations`` (one evaluation: a candidate sampled fully on every search
+seed), and evaluates the original negative prompt first: random and EPO on candidates, GPO and
+the hybrid on ``--gpo-iterations`` gradient iterations (charged by their model calls, as the
+reference does) and then candidates.
 
 Reported: the best candidate's mean loss on the search seeds and on the held-out seeds (mean and
 standard deviation over prompts x repeats, and the mean difference to the original negative
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             original_holdout = sum(original[len(search_seeds) :]) / len(holdout_seeds)
             for method in args.methods:
                 config = SearchConfig(
-                    method=method, generations=args.generations, search_seeds=search_seeds,
+                    method=method, evaluations=args.evaluations, search_seeds=search_seeds,
                     holdout_seeds=holdout_seeds, batch_size=args.batch_size, seed=r, gpo=gpo,
                     epo=epo,
                 )  # fmt: skip
@@ -115,6 +116,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "original_search_loss": original_search,
                     "original_holdout_loss": original_holdout,
                     "best_text": record.best.text, "evaluations": len(record.candidates),
+                    "gradient_evaluations": record.gradient_evaluations,
+                    "original_in_pool": record.candidates[0].choice == space.original_choice(),
                     "curve": best_so_far(record), "seconds": seconds,
                     "gradient_seconds": record.timings.get("gradient", 0.0),
                 })  # fmt: skip
@@ -159,8 +162,12 @@ def report(data: dict[str, Any], methods: tuple[str, ...], out: Path, name: str)
     """Print the table and draw the best-so-far curves of a finished run."""
     rows = data["summary"]
     args = data["arguments"]
-    print(f"\nbudget {args['generations']} generations x {args['population']} = "
-          f"{data['runs'][0]['evaluations']} evaluations x {args['search_seeds']} search seeds; "
+    charges = {r["method"]: r.get("gradient_evaluations", 0) for r in data["runs"]}
+    charged = ", ".join(f"{m} {c}" for m, c in charges.items() if c)
+    print(f"\nbudget {args['evaluations']} evaluations (population {args['population']}; "
+          f"charged to the gradient phase: {charged or 'none'}) x {args['search_seeds']} "
+          f"search seeds; original first in every pool: "
+          f"{all(r.get('original_in_pool', False) for r in data['runs'])}; "
           f"{len(data['prompts'])} prompts x {args['repeats']} repeats; "
           f"{args['holdout_seeds']} held-out seeds")  # fmt: skip
     headers = ["method", "search loss", "+-", "held-out loss", "+-", "search vs orig",
@@ -178,8 +185,10 @@ def report(data: dict[str, Any], methods: tuple[str, ...], out: Path, name: str)
         ]
         length = min(len(c) for c in curves)
         mean = [statistics.mean(c[i] for c in curves) for i in range(length)]
-        series.append(common.Series(method, tuple(range(1, length + 1)), tuple(mean)))
-    budget = data["runs"][0]["evaluations"]
+        start = charges.get(method, 0)  # candidates come after the gradient phase's share
+        series.append(common.Series(method, tuple(range(start + 1, start + length + 1)),
+                                    tuple(mean)))  # fmt: skip
+    budget = args["evaluations"]
     series.append(common.Series("original", (1, budget), (0.0, 0.0)))
     panel = ("best so far minus original (search seeds, mean of runs)", "evaluations",
              "loss difference", series)  # fmt: skip
@@ -196,9 +205,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--model", default="tiny", choices=sorted(common.MODEL_SPECS))
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--generations", type=int, default=5)
-    parser.add_argument("--population", type=int, default=8)
-    parser.add_argument("--gpo-iterations", type=int, default=10)
+    parser.add_argument("--evaluations", type=int, default=40, help="budget of every method")
+    parser.add_argument("--population", type=int, default=20)
+    parser.add_argument("--gpo-iterations", type=int, default=20)
     parser.add_argument("--candidates", type=int, default=4, help="WordNet words per slot")
     parser.add_argument("--max-slots", type=int, default=6)
     parser.add_argument("--search-seeds", type=int, default=2)
@@ -214,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report(data, methods, args.out, args.from_json.stem)
         return data
     if args.tiny:
-        args.num_prompts, args.repeats, args.steps, args.generations = 1, 1, 3, 2
+        args.num_prompts, args.repeats, args.steps, args.evaluations = 1, 1, 3, 8
         args.population, args.gpo_iterations, args.holdout_seeds = 4, 2, 1
     args.methods = tuple(args.methods)
     common.setup(args.threads)

@@ -63,17 +63,27 @@ def next_generation(
     return children
 
 
-def evolve(run: SearchRun, initial: Sampler, config: EPOConfig | None = None) -> list[Candidate]:
+def evolve(
+    run: SearchRun,
+    initial: Sampler,
+    config: EPOConfig | None = None,
+    first: Sequence[tuple[Choice, str]] = (),
+) -> list[Candidate]:
     """EPO within the run's budget: a first population from ``initial``, then generations.
 
-    Generation 0 evaluates ``population`` distinct choices drawn from ``initial``; each later
+    Generation 0 evaluates ``population`` distinct choices: ``first`` (choice, phase) pairs
+    (the original, the learned argmax), then choices drawn from ``initial``; each later
     generation keeps the ``keep`` best of everything this search evaluated and evaluates
     ``mutations + crossovers`` new children. Stops when the budget is spent.
     """
     config = config or run.config.epo
     space = run.space
-    first = sample_unique(space, initial, min(config.population, run.remaining), run.rng, run.seen)
-    pool = run.evaluate(first, "initial", 0)
+    count = min(config.population, run.remaining)
+    opening = [(c, phase) for c, phase in first if c not in run.seen][:count]
+    taken = run.seen | {c for c, _ in opening}
+    drawn = sample_unique(space, initial, count - len(opening), run.rng, taken)
+    choices = [c for c, _ in opening] + drawn
+    pool = run.evaluate(choices, [p for _, p in opening] + ["initial"] * len(drawn), 0)
     generation = 1
     while run.remaining > 0:
         parents = [c.choice for c in sorted(pool, key=lambda c: c.mean)[: config.keep]]

@@ -79,6 +79,7 @@ class RunRecord:
     best: Candidate | None = None
     logits: tuple[tuple[float, ...], ...] | None = None  # learned by GPO, one row per slot
     loss_curve: tuple[float, ...] = ()  # GPO loss per gradient iteration
+    gradient_evaluations: int = 0  # evaluations the gradient phase was charged (of the budget)
     holdout: HoldoutReport | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
     stopped_early: bool = False  # the callback asked to stop; candidates are still complete
@@ -121,6 +122,9 @@ class RunRecord:
                 f.numbers(row, f"logits[{i}]") for i, row in enumerate(f.array(logits, "logits"))
             ),
             loss_curve=f.numbers(f.get(data, "loss_curve", "", []), "loss_curve"),
+            gradient_evaluations=f.integer(
+                f.get(data, "gradient_evaluations", "", 0), "gradient_evaluations"
+            ),
             holdout=None if holdout is None else HoldoutReport.from_dict(holdout, f, "holdout"),
             timings={k: f.number(v, f"timings.{k}") for k, v in timings.items()},
             stopped_early=f.boolean(f.get(data, "stopped_early", "", False), "stopped_early"),

@@ -51,27 +51,40 @@ class SearchRun:
         self.best_image: torch.Tensor | None = None
         self.logits: tuple[tuple[float, ...], ...] | None = None
         self.loss_curve: list[float] = []
+        self.gradient_evaluations = 0  # the gradient phase's charge against the budget
         self.holdout: HoldoutReport | None = None
         self.timings: dict[str, float] = {}
         self.stopped_early = False
 
     # --- budget ----------------------------------------------------------------------------
     @property
+    def spent(self) -> int:
+        """Evaluations spent so far: candidates plus the gradient phase's charge."""
+        return self.gradient_evaluations + len(self.candidates)
+
+    @property
     def remaining(self) -> int:
-        return self.config.budget - len(self.candidates)
+        return self.config.evaluations - self.spent
 
     def timed(self, name: str, seconds: float) -> None:
         self.timings[name] = self.timings.get(name, 0.0) + seconds
 
     # --- evaluation ------------------------------------------------------------------------
     def evaluate(
-        self, choices: Sequence[Sequence[int]], phase: str, generation: int = 0
+        self,
+        choices: Sequence[Sequence[int]],
+        phase: str | Sequence[str],
+        generation: int = 0,
     ) -> list[Candidate]:
         """Evaluate new choices on the search seeds (at most the remaining budget).
 
-        Reports progress after every backend batch group; raises StopSearch when the callback
-        asks to stop, after recording what was already evaluated.
+        ``phase`` names what proposed them, one name for all or one per choice. Reports
+        progress after every backend batch group; raises StopSearch when the callback asks to
+        stop, after recording what was already evaluated.
         """
+        phases = [phase] * len(choices) if isinstance(phase, str) else list(phase)
+        if len(phases) != len(choices):
+            raise ValueError(f"expected one phase per choice, got {len(phases)} for {len(choices)}")
         choices = [self.space.check_choice(c) for c in choices][: max(self.remaining, 0)]
         repeated = [c for c in choices if c in self.seen]
         if repeated or len(set(choices)) != len(choices):
@@ -81,6 +94,7 @@ class SearchRun:
         out: list[Candidate] = []
         for lo in range(0, len(choices), per_group):
             group = choices[lo : lo + per_group]
+            group_phases = phases[lo : lo + per_group]
             images: dict[int, torch.Tensor] = {}
 
             start = time.perf_counter()
@@ -103,7 +117,7 @@ class SearchRun:
                     text=self.space.render(choice),
                     losses=row,
                     mean=sum(row) / len(row),
-                    phase=phase,
+                    phase=group_phases[j],
                     generation=generation,
                 )
                 self.candidates.append(candidate)
@@ -111,7 +125,7 @@ class SearchRun:
                 out.append(candidate)
                 if self.best is None or candidate.mean < self.best.mean:
                     self.best, self.best_image = candidate, images.get(j)
-            self.report(phase, len(self.candidates), self.config.budget)
+            self.report(group_phases[-1], self.spent, self.config.evaluations)
         return out
 
     # --- progress --------------------------------------------------------------------------
@@ -141,6 +155,7 @@ class SearchRun:
             best=self.best,
             logits=self.logits,
             loss_curve=tuple(self.loss_curve),
+            gradient_evaluations=self.gradient_evaluations,
             holdout=self.holdout,
             timings=dict(self.timings),
             stopped_early=self.stopped_early,

@@ -31,6 +31,11 @@ def softmax_rows(logits: Sequence[Sequence[float]]) -> list[list[float]]:
     return out
 
 
+def most_likely(logits: Sequence[Sequence[float]]) -> Choice:
+    """The argmax of every slot's logits (the first option on ties)."""
+    return tuple(max(range(len(row)), key=row.__getitem__) for row in logits)
+
+
 def distribution_sampler(space: SearchSpace, logits: Sequence[Sequence[float]]) -> Sampler:
     """Each slot sampled independently from ``softmax(logits[slot])`` (the learned distribution)."""
     if tuple(len(r) for r in logits) != space.sizes:

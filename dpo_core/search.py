@@ -1,14 +1,16 @@
 """The public entry point: ``optimize(backend, scorer, space, config)`` and its method registry.
 
-Every method spends the same budget, ``config.generations * config.epo.population`` evaluations
-(a candidate sampled fully on every search seed), so their records compare directly:
+Every method spends the same budget, ``config.evaluations`` evaluations (one evaluation: a
+candidate sampled fully on every search seed), and evaluates the user's original first, so
+their records compare directly and every method can answer "keep what you have":
 
-* ``random``: uniform choices, no repeats (the baseline every report compares against);
-* ``epo``: evolutionary search from a uniform first population;
-* ``gpo``: gradient search of the slot logits, then candidates sampled from the learned
-  distribution at the full budget, keeping the best ("GPO + sampling");
-* ``hybrid``: gradient search, then EPO whose first population is sampled from the learned
-  distribution (DPO-Diff's main method).
+* ``random``: the original, then uniform choices, no repeats (the baseline);
+* ``epo``: evolutionary search whose first population is the original and uniform choices;
+* ``gpo``: gradient search of the slot logits, charged its model calls
+  (``RunRecord.gradient_evaluations``), then the original, the learned argmax and samples from
+  the learned distribution for the rest of the budget, keeping the best ("GPO + sampling");
+* ``hybrid``: the same gradient phase, then EPO whose first population is the original, the
+  learned argmax and samples from the learned distribution (DPO-Diff's main method).
 """
 
 from __future__ import annotations
@@ -23,27 +25,58 @@ from .gpo import learn_distribution
 from .protocols import DiffusionBackend, ImageTextScorer
 from .record import RunRecord
 from .run import Callback, SearchRun, StopSearch
-from .sampling import distribution_sampler, sample_unique, uniform_sampler
+from .sampling import (
+    Choice,
+    Sampler,
+    distribution_sampler,
+    most_likely,
+    sample_unique,
+    uniform_sampler,
+)
 from .space import SearchSpace
 
 log = logging.getLogger(__name__)
 
+ORIGINAL, ARGMAX = "original", "argmax"  # phases of the candidates every method starts with
 
-def random_search(run: SearchRun) -> None:
-    """Uniformly drawn distinct choices, one population at a time."""
+
+def opening(run: SearchRun, learned: bool) -> list[tuple[Choice, str]]:
+    """The first candidates: the user's original, then (after a gradient phase) the argmax of
+    the learned distribution when it differs."""
+    first = [(run.space.original_choice(), ORIGINAL)]
+    if learned and run.logits is not None:
+        argmax = most_likely(run.logits)
+        if argmax != first[0][0]:
+            first.append((argmax, ARGMAX))
+    return first
+
+
+def sample_search(run: SearchRun, sampler: Sampler, phase: str, learned: bool) -> None:
+    """The opening, then distinct draws from ``sampler``, one population at a time."""
     population = run.config.epo.population
+    pending = opening(run, learned)
     generation = 0
     while run.remaining > 0:
         count = min(population, run.remaining)
-        batch = sample_unique(run.space, uniform_sampler(run.space), count, run.rng, run.seen)
-        if not batch:
+        first = [(c, p) for c, p in pending[:count] if c not in run.seen]
+        pending = pending[count:]
+        taken = run.seen | {c for c, _ in first}
+        drawn = sample_unique(run.space, sampler, count - len(first), run.rng, taken)
+        if not first and not drawn:
             break
-        run.evaluate(batch, "random", generation)
+        run.evaluate([c for c, _ in first] + drawn, [p for _, p in first] + [phase] * len(drawn),
+                     generation)  # fmt: skip
         generation += 1
 
 
+def random_search(run: SearchRun) -> None:
+    """The original, then uniformly drawn distinct choices."""
+    sample_search(run, uniform_sampler(run.space), "random", learned=False)
+
+
 def gradient_phase(run: SearchRun) -> tuple[tuple[float, ...], ...]:
-    """GPO on the run's search seeds; logits and loss curve are kept in the run as they come."""
+    """GPO on the run's search seeds; logits and loss curve are kept in the run as they come,
+    and the phase's model calls are charged to the budget."""
     config = run.config.gpo
 
     def on_iteration(i: int, loss: float, logits: tuple[tuple[float, ...], ...]) -> None:
@@ -67,34 +100,28 @@ def gradient_phase(run: SearchRun) -> tuple[tuple[float, ...], ...]:
     finally:
         run.timed("gradient", time.perf_counter() - start)
     run.logits = result.logits
+    run.gradient_evaluations = round(result.cost)
     return result.logits
 
 
 def gpo_search(run: SearchRun) -> None:
-    """GPO + sampling: learn the distribution, then evaluate distinct samples from it."""
+    """GPO + sampling: learn the distribution, then the original, its argmax and distinct
+    samples from it."""
     logits = gradient_phase(run)
-    sampler = distribution_sampler(run.space, logits)
-    population = run.config.epo.population
-    generation = 0
-    while run.remaining > 0:
-        count = min(population, run.remaining)
-        batch = sample_unique(run.space, sampler, count, run.rng, run.seen)
-        if not batch:
-            break
-        run.evaluate(batch, "sampling", generation)
-        generation += 1
+    sample_search(run, distribution_sampler(run.space, logits), "sampling", learned=True)
 
 
 def epo_search(run: SearchRun) -> None:
-    """EPO from a uniformly drawn first population."""
-    evolve(run, uniform_sampler(run.space))
+    """EPO from the original and uniformly drawn choices."""
+    evolve(run, uniform_sampler(run.space), first=opening(run, learned=False))
 
 
 def hybrid_search(run: SearchRun) -> None:
-    """GPO, then EPO whose first population is sampled from the learned distribution (a
-    distribution given to ``optimize`` is used as it is, without a new gradient phase)."""
+    """GPO, then EPO whose first population is the original, the learned argmax and samples
+    from the learned distribution (a distribution given to ``optimize`` is used as it is,
+    without a new gradient phase; its charge comes with it)."""
     logits = run.logits if run.logits is not None else gradient_phase(run)
-    evolve(run, distribution_sampler(run.space, logits))
+    evolve(run, distribution_sampler(run.space, logits), first=opening(run, learned=True))
 
 
 METHODS: dict[str, Callable[[SearchRun], None]] = {
@@ -113,6 +140,7 @@ def optimize(
     *,
     callback: Callback | None = None,
     logits: Sequence[Sequence[float]] | None = None,
+    gradient_evaluations: int = 0,
 ) -> RunRecord:
     """Search ``space`` with ``config.method``; returns the record of every evaluation.
 
@@ -120,7 +148,9 @@ def optimize(
     (see ``dpo_core.run.Callback``); returning False or raising ``StopSearch`` ends the run early
     and the returned record still holds everything evaluated so far. The held-out comparison is
     skipped when the run was stopped. ``logits`` (one row per slot, e.g. a previous GPO run's)
-    make ``hybrid`` start its evolution from that distribution instead of learning one.
+    make ``hybrid`` start its evolution from that distribution instead of learning one;
+    ``gradient_evaluations`` is what learning it was charged (that record's
+    ``gradient_evaluations``), so the hybrid's total stays within ``config.evaluations``.
     """
     if config.method not in METHODS:
         raise ValueError(f"expected a method in {sorted(METHODS)}, got {config.method!r}")
@@ -137,6 +167,7 @@ def optimize(
                 f"expected logits with slot sizes {space.sizes}, got {tuple(len(r) for r in logits)}"
             )
         run.logits = tuple(tuple(float(v) for v in row) for row in logits)
+        run.gradient_evaluations = int(gradient_evaluations)
     start = time.perf_counter()
     try:
         METHODS[config.method](run)
@@ -149,7 +180,7 @@ def optimize(
     record = run.snapshot()
     if callback is not None and not run.stopped_early:
         try:
-            run.report("done", len(run.candidates), config.budget)
+            run.report("done", run.spent, config.evaluations)
         except StopSearch:
             pass
     return record

@@ -18,6 +18,7 @@ from .shared_inputs import check_space, make_backend, model_inputs, node_id, sam
 from .shared_inputs import search_seeds as seeds_from
 
 log = logging.getLogger(__name__)
+GPO = GPOConfig()  # the inputs' defaults
 
 
 class ShortcutGradientOptimizer(io.ComfyNode):
@@ -37,23 +38,23 @@ class ShortcutGradientOptimizer(io.ComfyNode):
             inputs=[
                 *model_inputs(),
                 *sampling_inputs(),
-                io.Int.Input("iterations", default=20, min=1, max=500, tooltip="Gradient steps on the word logits."),
+                io.Int.Input("iterations", default=GPO.iterations, min=1, max=500, tooltip="Gradient steps on the word logits."),
                 io.Int.Input(
-                    "grad_steps", default=1, min=1, max=8,
+                    "grad_steps", default=GPO.grad_steps, min=1, max=8,
                     tooltip="K: denoising steps with gradient per iteration (the paper uses 1). "
                     "Memory grows with K, not with the number of sampling steps.",
                 ),
                 io.Float.Input(
-                    "step_start", default=0.3, min=0.0, max=0.99, step=0.01,
+                    "step_start", default=GPO.step_start, min=0.0, max=0.99, step=0.01,
                     tooltip="Earliest step with gradient, as a fraction of the steps (0.3 of 50 = step 15).",
                 ),
                 io.Float.Input(
-                    "step_end", default=0.48, min=0.0, max=0.99, step=0.01,
+                    "step_end", default=GPO.step_end, min=0.0, max=0.99, step=0.01,
                     tooltip="Latest step with gradient, as a fraction of the steps (0.48 of 50 = step 24).",
                 ),
-                io.Float.Input("learning_rate", default=0.1, min=0.0001, max=10.0, step=0.01, tooltip="RMSprop learning rate on the logits."),
+                io.Float.Input("learning_rate", default=GPO.learning_rate, min=0.0001, max=10.0, step=0.01, tooltip="RMSprop learning rate on the logits."),
                 io.Float.Input(
-                    "temperature", default=1.0, min=0.05, max=10.0, step=0.05,
+                    "temperature", default=GPO.temperature, min=0.05, max=10.0, step=0.05,
                     tooltip="Gumbel-softmax temperature: lower is closer to a hard choice of one word.",
                 ),
             ],
@@ -79,7 +80,7 @@ class ShortcutGradientOptimizer(io.ComfyNode):
             step_end=step_end, learning_rate=learning_rate, temperature=temperature,
         )  # fmt: skip
         config = SearchConfig(
-            method="gpo", generations=0, seed=seed,
+            method="gpo", evaluations=0, seed=seed,
             search_seeds=seeds_from(seed, search_seeds), holdout_seeds=(), gpo=gpo,
         )  # fmt: skip
         with gradient_mode():

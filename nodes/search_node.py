@@ -29,6 +29,8 @@ from .shared_inputs import (
     search_seeds as seeds_from,
 )
 
+SEARCH, EPO = SearchConfig(), EPOConfig()  # the inputs' defaults
+
 
 class EvolutionarySearch(io.ComfyNode):
     @classmethod
@@ -54,11 +56,16 @@ class EvolutionarySearch(io.ComfyNode):
                     "uniformly drawn words.",
                 ),
                 io.Int.Input(
-                    "generations", default=10, min=1, max=200,
-                    tooltip="Budget in generations: generations x population candidates are "
-                    "scored (the paper: 40 x 20).",
+                    "evaluations", default=SEARCH.evaluations, min=1, max=5000,
+                    tooltip="Budget in evaluations (one candidate sampled fully on every search "
+                    "seed), the paper's unit: 40, two generations of 20. With a distribution the "
+                    "gradient phase's share is counted in (about 8 of 40), so the hybrid costs "
+                    "what plain evolution costs. The user's original prompt is always the first.",
                 ),
-                io.Int.Input("population", default=20, min=2, max=200, tooltip="Candidates per generation; the best half parents the next."),
+                io.Int.Input(
+                    "population", default=EPO.population, min=2, max=200,
+                    tooltip="Candidates per generation; the best half parents the next.",
+                ),
                 io.Int.Input(
                     "holdout_seeds", default=2, min=0, max=16,
                     tooltip="Seeds never searched on, for the before/after report and grid (0 turns the report off).",
@@ -87,28 +94,29 @@ class EvolutionarySearch(io.ComfyNode):
     @classmethod
     def execute(
         cls, model, clip, vae, evaluator, space, seed, steps, cfg, sampler_name, scheduler,
-        width, height, search_seeds, generations, population, holdout_seeds, batch_size,
+        width, height, search_seeds, evaluations, population, holdout_seeds, batch_size,
         distribution: RunRecord | None = None, fixed_negative: str = "",
     ) -> io.NodeOutput:  # fmt: skip
         check_space(space)
-        logits = None
+        logits, charged, gpo = None, 0, SEARCH.gpo
         if distribution is not None:
             if distribution.space != space:
                 raise ValueError(
                     "the distribution was learned on another search space; connect the same "
                     "Search Space Builder output to both optimizer nodes"
                 )
-            logits = distribution.logits
+            logits, charged = distribution.logits, distribution.gradient_evaluations
+            gpo = distribution.config.gpo
         keep = max(1, population // 2)
         mutations = population // 2
         epo = EPOConfig(
             population=population, keep=keep, mutations=mutations, crossovers=population - mutations
         )
         config = SearchConfig(
-            method="hybrid" if logits is not None else "epo", generations=generations, seed=seed,
+            method="hybrid" if logits is not None else "epo", evaluations=evaluations, seed=seed,
             search_seeds=seeds_from(seed, search_seeds),
             holdout_seeds=holdout_from(seed, holdout_seeds),
-            batch_size=batch_size, negative_prompt=fixed_negative or "", epo=epo,
+            batch_size=batch_size, negative_prompt=fixed_negative or "", epo=epo, gpo=gpo,
         )  # fmt: skip
         with gradient_mode():
             backend = make_backend(
@@ -118,6 +126,7 @@ class EvolutionarySearch(io.ComfyNode):
             record = optimize(
                 backend, own_evaluator_weights(evaluator), space, config,
                 callback=NodeProgress(path, node_id(cls)), logits=logits,
+                gradient_evaluations=charged,
             )  # fmt: skip
             record.save(path)
             comparison = comparison_grid(backend, record, batch_size)

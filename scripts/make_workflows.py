@@ -51,7 +51,7 @@ def _models_and_space(mode: str) -> dict:
             "class_type": "DPOEvolutionarySearch",
             "inputs": {
                 **models, "space": ["4", 0], **SAMPLING, **SIZE, "search_seeds": 1,
-                "distribution": ["5", 0], "generations": 10, "population": 20,
+                "distribution": ["5", 0], "evaluations": 40, "population": 20,
                 "holdout_seeds": 2, "batch_size": 4,
             },
         },
@@ -116,7 +116,7 @@ def tiny_world_workflow() -> dict:
         if node["class_type"] == "DPOShortcutGradientOptimizer":
             inputs["iterations"] = 10
         if node["class_type"] == "DPOEvolutionarySearch":
-            inputs.update(generations=4, population=8, holdout_seeds=4)
+            inputs.update(evaluations=32, population=8, holdout_seeds=4)
     return flow
 
 

@@ -55,7 +55,9 @@ def test_search_efficacy_tiny(bench, tmp_path):
     )
     data = _check(tmp_path, "search_efficacy_tiny")
     assert {r["method"] for r in data["summary"]} == {"original", "random", "epo", "gpo", "hybrid"}
-    assert all(r["evaluations"] == data["runs"][0]["evaluations"] for r in data["runs"])
+    budget = data["arguments"]["evaluations"]  # equal budgets, the gradient phase's share counted
+    assert all(r["evaluations"] + r["gradient_evaluations"] == budget for r in data["runs"])
+    assert all(r["original_in_pool"] for r in data["runs"])
 
 
 def test_gpu_script_dry_run(bench, tmp_path):

@@ -55,12 +55,14 @@ def test_gradient_then_evolution_nodes(tiny_sd1, tiny_evaluator, output_dir):
     assert list((output_dir / "dpo_diff").glob("gradient_*.json"))
 
     out = evolution_node.execute(
-        model, clip, vae, tiny_evaluator, space, **SAMPLING, generations=2, population=4,
+        model, clip, vae, tiny_evaluator, space, **SAMPLING, evaluations=8, population=4,
         holdout_seeds=2, batch_size=4, distribution=distribution,
     )  # fmt: skip
     conditioning, prompt, comparison, report = out.result
     record = RunRecord.load(sorted((output_dir / "dpo_diff").glob("search_*.json"))[-1])
-    assert record.method == "hybrid" and len(record.candidates) == 8
+    assert record.method == "hybrid" and record.gradient_evaluations == 2  # 4 iterations
+    assert len(record.candidates) + record.gradient_evaluations == 8
+    assert record.candidates[0].phase == "original"
     assert prompt == record.best.text
     assert conditioning[0][0].shape == (1, 77, 64)
     reference = clip.encode_from_tokens_scheduled(clip.tokenize(prompt))
@@ -72,7 +74,7 @@ def test_gradient_then_evolution_nodes(tiny_sd1, tiny_evaluator, output_dir):
 def test_identical_inputs_give_identical_outputs(tiny_sd1, tiny_evaluator, output_dir):
     _, evolution_node = _nodes()
     model, clip, vae = tiny_sd1
-    kwargs = dict(generations=1, population=4, holdout_seeds=0, batch_size=4)
+    kwargs = dict(evaluations=4, population=4, holdout_seeds=0, batch_size=4)
     first = evolution_node.execute(model, clip, vae, tiny_evaluator, _space(), **SAMPLING, **kwargs)
     second = evolution_node.execute(
         model, clip, vae, tiny_evaluator, _space(), **SAMPLING, **kwargs
@@ -102,7 +104,7 @@ def test_refusals_name_the_problem(tiny_sd1, tiny_evaluator, output_dir):
 
     empty = SearchSpace(prompt="a cat", mode="negative", slots=(Slot("cat", ("",)),))
     with pytest.raises(ValueError, match="no candidate words"):
-        evolution_node.execute(model, clip, vae, tiny_evaluator, empty, **SAMPLING, generations=1,
+        evolution_node.execute(model, clip, vae, tiny_evaluator, empty, **SAMPLING, evaluations=2,
                                population=2, holdout_seeds=0, batch_size=2)  # fmt: skip
 
     # an SD2.x model (another text encoder, other latent statistics) is refused by name
@@ -111,7 +113,7 @@ def test_refusals_name_the_problem(tiny_sd1, tiny_evaluator, output_dir):
             "num_heads": 2, "use_linear_in_transformer": True}  # fmt: skip
     sd2 = comfy.supported_models.SD20(unet)
     sd2_model = comfy.model_patcher.ModelPatcher(sd2.get_model({}), "cpu", "cpu")
-    with pytest.raises(ValueError, match="MODEL input is SD20"):
+    with pytest.raises(ValueError, match="SD2"):
         gradient_node.execute(
             sd2_model, clip, vae, tiny_evaluator, _space(), **SAMPLING, **grad_args
         )

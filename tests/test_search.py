@@ -2,6 +2,7 @@
 
 import dataclasses
 import itertools
+import json
 import random
 
 import pytest
@@ -47,7 +48,7 @@ def test_gpo_puts_most_mass_on_the_planted_word(gpo):
     hits = 0
     for seed in range(5):
         config = SearchConfig(
-            method="gpo", generations=1, search_seeds=SEARCH_SEEDS, seed=seed, gpo=GPOConfig(**gpo)
+            method="gpo", evaluations=40, search_seeds=SEARCH_SEEDS, seed=seed, gpo=GPOConfig(**gpo)
         )
         record = optimize(backend, scorer, space, config)
         hits += argmax_rows(record.logits) == (3,)
@@ -89,25 +90,29 @@ def test_gpo_finds_the_planted_word_at_the_default_step_range(monkeypatch):
 
 
 def test_hybrid_beats_random_search_at_equal_budget():
+    """Equal budgets, the gradient phase charged: late shortcut steps of a 10-step schedule are
+    dear (about 9 of the 40 evaluations for 10 iterations), yet the hybrid's best is better."""
     backend, scorer, space, choices, losses = planted((5, 5, 5, 5), (3, 2, 4, 1))
     wins = 0
     for seed in range(5):
-        common = {"generations": 2, "search_seeds": SEARCH_SEEDS, "seed": seed, "batch_size": 40}
+        common = {"evaluations": 40, "search_seeds": SEARCH_SEEDS, "seed": seed, "batch_size": 40}
         hybrid = optimize(
-            backend, scorer, space, SearchConfig(method="hybrid", gpo=GPOConfig(**LATE), **common)
-        )
+            backend, scorer, space,
+            SearchConfig(method="hybrid", gpo=GPOConfig(iterations=10, **LATE), **common),
+        )  # fmt: skip
         rand = optimize(backend, scorer, space, SearchConfig(method="random", **common))
-        assert len(hybrid.candidates) == len(rand.candidates) == 40
+        assert hybrid.gradient_evaluations > 0
+        assert len(hybrid.candidates) + hybrid.gradient_evaluations == len(rand.candidates) == 40
         wins += hybrid.best.mean < rand.best.mean
     assert wins >= 4
 
 
 def test_epo_never_evaluates_twice_and_spends_the_budget_exactly():
     backend, scorer, space = TinyBackend(), TinyScorer(), negative_space(sizes=(4, 4, 4))
-    config = SearchConfig(method="epo", generations=3, search_seeds=(0,), holdout_seeds=())
+    config = SearchConfig(method="epo", evaluations=60, search_seeds=(0,), holdout_seeds=())
     record = optimize(backend, scorer, space, config)
     genomes = [c.choice for c in record.candidates]
-    assert len(genomes) == config.budget == 60 and len(set(genomes)) == 60
+    assert len(genomes) == config.evaluations == 60 and len(set(genomes)) == 60
     assert [c.generation for c in record.candidates] == [0] * 20 + [1] * 20 + [2] * 20
     assert record.best == min(record.candidates, key=lambda c: c.mean)
     tiny = negative_space(sizes=(2, 2))  # 4 choices, budget 40: stops when exhausted
@@ -135,10 +140,12 @@ def test_hybrid_initial_population_is_sampled_from_the_learned_distribution(monk
         return GPOResult(logits=learned, loss_curve=())
 
     monkeypatch.setattr(search, "learn_distribution", fake_gpo)
-    config = SearchConfig(method="hybrid", generations=1, search_seeds=(0,), holdout_seeds=())
+    config = SearchConfig(method="hybrid", evaluations=20, search_seeds=(0,), holdout_seeds=())
     record = optimize(backend, scorer, space, config)
     initial = [c.choice for c in record.candidates if c.phase == "initial"]
-    assert len(initial) == 20 and len(set(initial)) == 20
+    # the learned argmax is the original here: generation 0 is the original and 19 samples
+    assert record.candidates[0].phase == "original" and record.candidates[0].generation == 0
+    assert len(initial) == 19 and len(set(initial)) == 19
     # uniform sampling would put a 2 or 3 somewhere with probability 1 - 2**-5 per candidate
     assert all(set(c) <= {0, 1} for c in initial)
     assert record.logits == learned
@@ -148,7 +155,7 @@ def small_run(method="hybrid", seed=0, **kw):
     backend, scorer = TinyBackend(), TinyScorer()
     config = SearchConfig(
         method=method,
-        generations=2,
+        evaluations=12,
         search_seeds=(0, 1),
         holdout_seeds=(5, 6),
         seed=seed,
@@ -163,7 +170,8 @@ def small_run(method="hybrid", seed=0, **kw):
 def test_same_seed_same_result_and_records_round_trip(tmp_path, method):
     first, second = small_run(method), small_run(method)
     assert dataclasses.replace(first, timings={}) == dataclasses.replace(second, timings={})
-    assert len(first.candidates) == 12 and first.holdout is not None
+    assert len(first.candidates) + first.gradient_evaluations == 12 and first.holdout is not None
+    assert first.gradient_evaluations == (2 if method in ("gpo", "hybrid") else 0)
     assert first.holdout.seeds == (5, 6) and len(first.holdout.original_losses) == 2
     path = tmp_path / "run.json"
     first.save(path)
@@ -190,12 +198,13 @@ def test_callback_stops_early_without_losing_evaluations(how):
     assert [p["phase"] for p in seen[:4]] == ["gradient"] * 4
     last = seen[-1]
     assert last["best_text"] == record.best.text and last["image"].shape[:2] == (1, 3)
-    assert last["iteration"] == 3 and last["total"] == 12  # one batch: 3 choices x 2 seeds
+    # one batch: 3 choices x 2 seeds, after the gradient phase's charge of 2 evaluations
+    assert last["iteration"] == 2 + 3 and last["total"] == 12
 
 
 def test_attack_mode_maximises_the_distance():
     backend, scorer, space = TinyBackend(), TinyScorer(), positive_space()
-    config = SearchConfig(method="random", generations=1, search_seeds=(0,), holdout_seeds=(1,))
+    config = SearchConfig(method="random", evaluations=20, search_seeds=(0,), holdout_seeds=(1,))
     record = optimize(backend, scorer, space, config)
     assert all(c.mean < 0 for c in record.candidates)  # loss = -distance
     assert record.best.text in {space.render(c.choice) for c in record.candidates}
@@ -203,3 +212,53 @@ def test_attack_mode_maximises_the_distance():
         optimize(backend, scorer, space, dataclasses.replace(config, method="nope"))
     with torch.no_grad():
         assert record.holdout.original_mean < 0
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_starts_from_the_original_and_spends_its_budget(monkeypatch, method):
+    """The original is every method's first candidate (counted in the budget); after a gradient
+    phase the learned argmax is the second; each method evaluates exactly its budget of
+    distinct candidates, the gradient phase's charge included."""
+    backend, scorer, space = TinyBackend(), TinyScorer(), negative_space(sizes=(4, 4, 4))
+    learned = ((0.0, 0.0, 2.0, 0.0), (0.0, 3.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0))
+    monkeypatch.setattr(
+        search, "learn_distribution",
+        lambda *args, **kwargs: GPOResult(logits=learned, loss_curve=(), cost=6.4),
+    )  # fmt: skip
+    config = SearchConfig(method=method, evaluations=30, search_seeds=(0,), holdout_seeds=())
+    record = optimize(backend, scorer, space, config)
+    first = record.candidates[0]
+    assert first.choice == space.original_choice() and first.phase == "original"
+    assert first.text == space.render(space.original_choice())
+    charged = 6 if method in ("gpo", "hybrid") else 0
+    assert record.gradient_evaluations == charged
+    assert len(record.candidates) + charged == config.evaluations
+    assert len({c.choice for c in record.candidates}) == len(record.candidates)
+    if method in ("gpo", "hybrid"):
+        assert record.candidates[1].choice == (2, 1, 0) and record.candidates[1].phase == "argmax"
+    else:
+        assert all(c.phase != "argmax" for c in record.candidates)
+    small = negative_space(sizes=(2, 3))  # 6 choices: the whole space, once each
+    learned_small = ((0.0, 1.0), (0.0, 0.0, 1.0))
+    monkeypatch.setattr(
+        search, "learn_distribution",
+        lambda *args, **kwargs: GPOResult(logits=learned_small, loss_curve=(), cost=1.0),
+    )  # fmt: skip
+    record = optimize(backend, scorer, small, config)
+    assert sorted(c.choice for c in record.candidates) == sorted(
+        itertools.product(range(2), range(3))
+    )
+
+
+def test_a_given_distribution_brings_its_charge_and_old_records_load():
+    backend, scorer, space = TinyBackend(), TinyScorer(), negative_space(sizes=(4, 4, 4))
+    config = SearchConfig(method="hybrid", evaluations=20, search_seeds=(0,), holdout_seeds=())
+    logits = ((0.0, 2.0, 0.0, 0.0),) * 3
+    record = optimize(backend, scorer, space, config, logits=logits, gradient_evaluations=8)
+    assert record.gradient_evaluations == 8 and len(record.candidates) == 12
+    assert [c.phase for c in record.candidates[:2]] == ["original", "argmax"]
+    data = json.loads(record.to_json())
+    del data["config"]["evaluations"], data["gradient_evaluations"]
+    data["config"]["generations"] = 2  # a record from before budgets were evaluations
+    old = RunRecord.from_dict(data)
+    assert old.config.evaluations == 2 * config.epo.population and old.gradient_evaluations == 0

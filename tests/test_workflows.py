@@ -30,7 +30,7 @@ def shrink(api: dict, checkpoint: str, evaluator: str, **budget) -> dict:
             inputs.update(iterations=budget.get("iterations", 2))
         elif kind == "DPOEvolutionarySearch":
             inputs.update(
-                generations=budget.get("generations", 1),
+                evaluations=budget.get("evaluations", 4),
                 population=budget.get("population", 4),
                 holdout_seeds=1,
             )
@@ -104,7 +104,7 @@ def test_interrupt_keeps_every_evaluated_candidate(
 ):
     api = shrink(
         api_twin(REPO_ROOT / "workflows" / "dpo_enhance_negative_prompt.json"),
-        sd15_checkpoint.name, tiny_evaluator_file.name, iterations=1, generations=50, population=4,
+        sd15_checkpoint.name, tiny_evaluator_file.name, iterations=1, evaluations=200, population=4,
     )  # fmt: skip
     api["6"]["inputs"]["batch_size"] = 1
     api["6"]["inputs"]["seed"] = 99  # a fresh run, not a cached one
