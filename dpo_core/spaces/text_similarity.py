@@ -32,7 +32,8 @@ KeepRewrite = Callable[[str, str], bool]  # (original prompt, rewritten prompt) 
 
 MIN_SPREAD = 0.01  # cosine spread below which differences count as noise
 MAX_Z = 1.5
-SENSE_WEIGHT = 1.0  # in units of rank_senses' score (one context word found in a gloss = 1)
+SENSE_WEIGHT = 0.5  # in units of rank_senses' score (one context word found in a gloss = 1):
+# the largest swing between two senses is 2 * MAX_Z * SENSE_WEIGHT = 1.5, a near tie only
 CANDIDATE_WEIGHT = 1.0  # in places of the structural order within a tier
 # Attack mode: a rewrite is kept at a cosine of at least this to the original prompt (see
 # docs/search_spaces.md, "Meaning filter", for how it was chosen on the development prompts).

@@ -350,7 +350,9 @@ def _co_hyponyms(
             level = [s for s in level if s.min_depth() >= (2 if height == 1 else 4)]
             # a class of very many kinds ("collection", "substance") mixes unrelated things:
             # its members are vague contrasts ("traffic" -> "set", "law", "data")
-            level = [s for s in level if len(s.hyponyms()) <= GENERAL_CLASS or s.min_depth() >= 6]
+            level = [s for s in level if _kinds(s) <= GENERAL_CLASS or s.min_depth() >= 6]
+        elif synset.lexname() != "verb.motion":  # "change", "be", "make": unrelated acts
+            level = [s for s in level if _kinds(s) <= GENERAL_CLASS]
         if not level or visited > budget:
             break
         for top in level:
@@ -365,7 +367,7 @@ def _co_hyponyms(
                         continue
                     seen.add(node)
                     if _max_depth(node) < _max_depth(synset) - 1:
-                        continue  # more general than the word: vague ("toiletries" -> "devices")
+                        continue  # more general than the word: vague ("photo" -> "set")
                     penalty = 3.0 * (height - 1) + 1.0 * (height - depth)
                     if node.lexname() != synset.lexname():
                         if height > 1:  # a cousin of another domain: "sky" -> "oxygen"
@@ -527,20 +529,24 @@ def _raw_contrasts(synset: Synset, lemma: str, pos: Pos) -> Raw:
         out += [(n, 1, b) for n, b in _class_members(lemma, pos)]
         out += [(n, 1, b) for n, b in _cluster_antonyms(synset)]
         out += [(n, 2, b) for n, b in _attribute_values(synset)]
-    elif pos == "r":
+    elif pos == "r":  # through the adjective: "oddly" -> odd ~ strange -> "familiarly"
         for pertainym in (p for lem in synset.lemmas() for p in lem.pertainyms()):
-            for adjective in pertainym.synset().lemmas():
-                for antonym in adjective.antonyms():
+            adjective = pertainym.synset()
+            heads = [adjective, *(adjective.similar_tos() if adjective.pos() == "s" else [])]
+            for head in heads:
+                for antonym in (a for lem in head.lemmas() for a in lem.antonyms()):
                     adverb = _adverb_from(antonym.name())
                     if adverb:
-                        out.append((adverb, 2, 0.0))
+                        out.append((adverb, 2 if head is adjective else 3, 0.0))
     else:
         if pos == "n":
             out += [(n, 1, b) for n, b in _class_members(lemma, pos, synset)]
         if pos == "n":
             out += [(n, 3, b) for n, b in _co_meronyms(synset)]
-        if synset.lexname() != "noun.Tops":  # a top class ("food", "animal") has no peers
-            out += [(n, 3, b) for n, b in _co_hyponyms(synset, levels=3 if pos == "n" else 1)]
+        peers = _co_hyponyms(synset, levels=3 if pos == "n" else 1)
+        if synset.lexname() == "noun.Tops":  # a top class: only other top classes
+            peers = tuple(p for p in peers if p[0].synset().lexname() == "noun.Tops")
+        out += [(n, 3, b) for n, b in peers]
     return out
 
 
@@ -610,6 +616,8 @@ def _rank(
     for item, tier, bonus, weight in raw:
         name = item.name()
         text = _usable(name.lower() if proper else name, settings)
+        if text is None and name.lower() in antonyms and name.isalpha() and name.islower():
+            text = name  # a direct antonym is worth an unfamiliar word ("legged" -> "legless")
         if text is None:
             continue
         if _related_spelling(text, word.lemma) and (
@@ -778,13 +786,18 @@ AGENT_BONUS = 3.0  # a noun that does something ("two models hoist a flag") is a
 
 
 def _animate_domains(analysis: PromptAnalysis, index: int) -> tuple[str, ...]:
-    """Domains the context asks of a noun: a person next to a name ("queen Elizabeth"); a
-    being right before a verb that is not a participle (its subject: "two models hoist")."""
+    """Domains the context asks of a noun: a person next to a name ("queen Elizabeth"); an
+    amount in "a ... of" ("a couple of people"); a being right before a verb that is not a
+    participle (its subject: "two models hoist")."""
     words = analysis.words
     if words[index].pos != "n":
         return ()
     if any(0 <= j < len(words) and words[j].name for j in (index - 1, index + 1)):
         return ("noun.person",)
+    before = words[index - 1].text.lower() if index else ""
+    after = words[index + 1].text.lower() if index + 1 < len(words) else ""
+    if before == "a" and after == "of":  # "a couple of people", "a bunch of planes"
+        return ("noun.quantity", "noun.group")
     if index + 1 < len(words):
         following = words[index + 1]
         if following.pos == "v" and following.form in ("base", "third", "past"):
@@ -843,6 +856,7 @@ def wordnet_candidates(
             continue
         context = _context(analysis, word)
         ranking = _ranking(similarity, analysis, index)
+        word = _noun_before_verb(analysis, index) or word
         found = relation(word, context, settings, ranking)
         proper = word.text[:1].isupper() and _is_proper(word.lemma, word.pos)
         # participles ("parked"); not for contrasts of a word WordNet has as an adjective:
@@ -856,6 +870,25 @@ def wordnet_candidates(
         if found:
             out[index] = found
     return out
+
+
+def _noun_before_verb(analysis: PromptAnalysis, index: int) -> Word | None:
+    """An adjective reading right before a verb is the subject noun ("Light breaks through",
+    "alien caught smoking"): the noun reading of the same form, if WordNet has one."""
+    words = analysis.words
+    word = words[index]
+    if word.pos != "a" or index + 1 >= len(words) or words[index + 1].pos != "v":
+        return None
+    if (
+        words[index + 1].form == "base"
+        or " " not in analysis.prompt[word.end : words[index + 1].start]
+    ):
+        return None  # "a clean shave" is no verb after all; "light-blue" is one word
+    lemma = lemma_of(word.text, "n")
+    if lemma is None:
+        return None
+    form = "plural" if lemma != word.text.lower() else "base"
+    return replace(word, lemma=lemma, pos="n", form=form)  # type: ignore[arg-type]
 
 
 def _other_readings(word: Word) -> list[Word]:

@@ -1,0 +1,250 @@
+"""Search spaces an artist can trust: contrasts that contrast, the right sense, attacks that keep
+the meaning. Real WordNet 3.0; for the ranking, ComfyUI's SD1 CLIP with small random weights
+and the tiny world's shipped CLIP (both through the same embedder the node uses)."""
+
+import pytest
+
+from dpo_core.space import SearchSpace, Slot
+from dpo_core.spaces.builder import build_space
+from dpo_core.spaces.text_similarity import TextSimilarity, keep_meaning, standardize
+from dpo_core.spaces.wordnet_data import load_wordnet
+from dpo_core.spaces.wordnet_source import (
+    WordNetSettings,
+    near_synonym,
+    rank_senses,
+    wordnet_candidates,
+    wordnet_relation,
+)
+from dpo_core.spaces.words import analyze
+
+SETTINGS = WordNetSettings()
+LAPTOP = "a counter with a toaster over and an open laptop sitting on it."
+RIGHT = "a small red circle on the right on a white background"
+HAIR = "skinny male magician, long dark hair"
+WITCH_QUEEN = (
+    "helmet armor guardian destiny in witch queen illumination ray tracing hdr fanart "
+    "arstation by sung choi"
+)
+QUEEN_ELIZABETH = (
+    "Historical photo, of a single general and a young queen Elizabeth signing a peace "
+    "treaty, French village"
+)
+RATS = "8k UHD half human half sewer rats."
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DPO_DIFF_CACHE", str(tmp_path))
+
+
+def _candidates(prompt, word, mode="negative", similarity=None):
+    analysis = analyze(prompt)
+    found = wordnet_candidates(analysis, mode, SETTINGS, similarity)
+    index = next(i for i, w in enumerate(analysis.words) if w.text == word)
+    return found.get(index, [])
+
+
+# --- the rows quoted in the issue ---------------------------------------------------------------
+@pytest.mark.parametrize("prompt", [LAPTOP, "The three laptop computers are on the table."])
+def test_laptop_offers_no_notebook(prompt):
+    assert "notebook" not in _candidates(prompt, "laptop")
+    # ... while the attack may use it as a variant of the same thing when nothing else is found
+    assert near_synonym(
+        load_wordnet().synset("laptop.n.01"), load_wordnet().synset("notebook.n.02")
+    )
+
+
+def test_right_offers_left_and_other_positions():
+    found = _candidates(RIGHT, "right")
+    assert found[0] == "left", found
+    assert not {"wrong", "thing", "teacher", "absolute"} & set(found)
+    assert "bottom" in _candidates("Orange and brown cat sitting on top of white shoes.", "top")
+    assert "foreground" in _candidates(
+        "Two horses in a field with ruins in the background", "background"
+    )
+
+
+def test_hair_is_the_body_covering_not_a_small_amount():
+    found = _candidates(HAIR, "hair")
+    assert found, found
+    assert not {"bit", "little", "drop", "minimum"} & set(found), found
+
+
+@pytest.mark.parametrize("prompt", [WITCH_QUEEN, QUEEN_ELIZABETH])
+def test_queen_is_a_ruler_not_an_insect(prompt):
+    found = _candidates(prompt, "queen")
+    assert "king" in found, found
+    assert not {"louse", "worker", "bug", "beetle", "flea"} & set(found), found
+
+
+def test_an_attack_on_rats_does_not_offer_mice():
+    assert "mice" not in _candidates(RATS, "rats", "positive")
+    space = build_space(RATS, "positive").space
+    rats = next(s for s in space.slots if s.word == "rats")
+    assert "mice" not in rats.candidates and "rodents" in rats.candidates
+
+
+# --- the structural rules ------------------------------------------------------------------------
+def test_near_synonyms_are_variants_in_a_small_class_only():
+    wordnet = load_wordnet()
+    assert near_synonym(wordnet.synset("city.n.01"), wordnet.synset("town.n.01"))
+    assert not near_synonym(wordnet.synset("rat.n.01"), wordnet.synset("mouse.n.01"))
+    assert not near_synonym(wordnet.synset("cat.n.01"), wordnet.synset("dog.n.01"))
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        LAPTOP,
+        "This American city street has one-way traffic only",
+        "Historical photo, of a single general signing a peace treaty, French village",
+        "a cat and a dog sitting on a sofa in a bedroom",
+    ],
+)
+def test_no_contrast_is_a_synonym_hypernym_or_hyponym(prompt):
+    analysis = analyze(prompt)
+    found = wordnet_candidates(analysis, "negative", SETTINGS)
+    wordnet = load_wordnet()
+    checked = 0
+    for index, candidates in found.items():
+        word = analysis.words[index]
+        context = [w.lemma for w in analysis.content_words if w is not word]
+        best = rank_senses(word.lemma, word.pos, context)[0][0]
+        for candidate in candidates:
+            base = wordnet.morphy(candidate.replace(" ", "_"), word.pos) or candidate
+            assert wordnet_relation(best, base) is None, (word.text, candidate)
+            checked += 1
+    assert checked >= 10
+    assert "town" not in _candidates("This American city street has one-way traffic only", "city")
+    assert not {"harmony", "concord"} & set(_candidates(QUEEN_ELIZABETH, "peace"))
+
+
+def test_antonyms_survive_every_filter():
+    assert _candidates("young male cat fused with a dragon", "male")[0] == "female"
+    assert _candidates("young male cat fused with a dragon", "cat")[0] == "dog"
+    assert "night" in _candidates("a sunny day at the beach", "day")
+
+
+def test_the_subject_of_a_verb_is_a_being():
+    found = _candidates("two models hoist a flag up a pole in an abstract landscape.", "models")
+    assert found and not {"assumptions", "speculations", "theories"} & set(found), found
+
+
+# --- ranking with the user's CLIP ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def random_clip(tiny_sd1):
+    """ComfyUI's SD1 CLIP class with a small config and seeded random weights."""
+    return tiny_sd1[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_world_clip(comfy):
+    """The shipped tiny world's CLIP, built and loaded as ``load_world`` does (only the text
+    encoder: the other four models are not needed here)."""
+    from dpo_diff.tiny_world.models import build_clip, load_weights, weight_path
+
+    return build_clip(load_weights(weight_path("text_encoder")))
+
+
+def test_embedder_is_comfyui_pooled_output(random_clip):
+    import torch
+    from dpo_diff.nodes.clip_similarity import clip_text_embedder
+
+    texts = ["a (cat:1.2) on a sofa", "a dog", "two models hoist a flag up a pole"]
+    mine = clip_text_embedder(random_clip)(texts)
+    reference = torch.cat(
+        [
+            random_clip.encode_from_tokens(random_clip.tokenize(t), return_pooled=True)[1]
+            for t in texts
+        ]
+    )
+    assert torch.allclose(mine, reference.float(), atol=1e-5)
+
+
+@pytest.mark.parametrize("which", ["random_clip", "tiny_world_clip"])
+def test_clip_reorders_within_tiers_and_keeps_the_quoted_rows(which, request):
+    from dpo_diff.nodes.clip_similarity import clip_similarity
+
+    similarity = clip_similarity(request.getfixturevalue(which))
+    hot = _candidates("a hot summer day", "hot", similarity=similarity)
+    assert hot[0] == "cold", hot  # an antonym stays ahead of every ranked peer
+    assert _candidates(RIGHT, "right", similarity=similarity)[0] == "left"
+    assert "notebook" not in _candidates(LAPTOP, "laptop", similarity=similarity)
+    assert not {"bit", "little"} & set(_candidates(HAIR, "hair", similarity=similarity))
+    assert "louse" not in _candidates(WITCH_QUEEN, "queen", similarity=similarity)
+    structural = _candidates("a cat on a sofa", "cat")
+    ranked = _candidates("a cat on a sofa", "cat", similarity=similarity)
+    pool = wordnet_candidates(
+        analyze("a cat on a sofa"), "negative", WordNetSettings(max_candidates=10)
+    )[1]
+    assert set(ranked) <= set(pool) and len(ranked) == len(structural)
+
+
+def test_spaces_ranked_by_another_encoder_are_cached_apart(random_clip, tiny_world_clip):
+    from dpo_diff.nodes.clip_similarity import clip_similarity
+
+    first = build_space(HAIR, "negative", similarity=clip_similarity(random_clip))
+    again = build_space(HAIR, "negative", similarity=clip_similarity(random_clip))
+    other = build_space(HAIR, "negative", similarity=clip_similarity(tiny_world_clip))
+    plain = build_space(HAIR, "negative")
+    assert not first.from_cache and again.from_cache and not other.from_cache
+    assert not plain.from_cache
+
+
+def test_meaning_filter_keeps_rewrites_at_or_above_the_threshold(random_clip):
+    from dpo_diff.nodes.clip_similarity import clip_similarity
+
+    similarity = clip_similarity(random_clip)
+    prompt = "a sewer rat"
+    slot = Slot(word="rat", candidates=("rat", "rodent", "mouse", "squirrel"), piece=1)
+    space = SearchSpace(
+        prompt=prompt, mode="positive", slots=(slot,), pieces=("a sewer ", "rat", "")
+    )
+    cosines = dict(zip(slot.candidates[1:], similarity.similarities(prompt, [
+        f"a sewer {c}" for c in slot.candidates[1:]]), strict=True))  # fmt: skip
+    threshold = cosines["mouse"] + 1e-6
+    result = build_space("", "positive", override_json=space.to_json(),
+                         keep=keep_meaning(similarity, threshold))  # fmt: skip
+    kept = set(result.space.slots[0].candidates[1:]) if result.space.slots else set()
+    assert "mouse" not in kept
+    assert kept == {c for c, v in cosines.items() if v >= threshold}
+
+
+def test_node_filters_attacks_with_the_connected_clip(tiny_world_clip):
+    from dpo_diff.nodes.clip_similarity import clip_similarity
+    from dpo_diff.nodes.space_builder_node import SearchSpaceBuilder
+
+    def space(threshold):
+        out = SearchSpaceBuilder.execute(RATS, "positive", "wordnet", 5, False,
+                                         clip=tiny_world_clip, meaning_threshold=threshold)  # fmt: skip
+        return SearchSpace.from_json(out.result[2])
+
+    everything = space(0.0)
+    assert all("mice" not in s.candidates for s in everything.slots)
+    similarity = clip_similarity(tiny_world_clip)
+    cosines = {}
+    for i, slot in enumerate(everything.slots):
+        for k in range(1, len(slot.candidates)):
+            choice = [0] * len(everything.slots)
+            choice[i] = k
+            cosines[(slot.word, slot.candidates[k])] = similarity.similarities(
+                RATS, [everything.render(choice)]
+            )[0]
+    threshold = sorted(cosines.values())[len(cosines) // 2]  # the median rewrite
+    strict = space(threshold)
+    kept = {(s.word, c) for s in strict.slots for c in s.candidates[1:]}
+    assert kept == {pair for pair, cosine in cosines.items() if cosine >= threshold}
+    assert 0 < len(kept) < len(cosines)
+
+
+def test_standardize_damps_an_encoder_that_cannot_tell_options_apart():
+    assert standardize([0.99, 0.991, 0.989], 1.0) == pytest.approx([0.0, 0.1, -0.1])
+    assert max(standardize([0.2, 0.9, 0.5], 1.0)) <= 1.5
+
+
+def test_text_similarity_checks_the_embed_function():
+    import torch
+
+    broken = TextSimilarity(lambda texts: torch.zeros(len(texts) + 1, 4))
+    with pytest.raises(ValueError, match="expected"):
+        broken.similarities("a", ["b"])
