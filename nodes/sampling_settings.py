@@ -7,10 +7,25 @@ from dataclasses import dataclass
 
 import comfy.samplers
 
-# Samplers that draw fresh noise during sampling from one generator for the whole batch: a
-# batch of several images would not reproduce single KSampler runs, so they run one by one.
-_STOCHASTIC_MARKERS = ("ancestral", "sde", "lcm", "restart", "er_sde", "seeds_")
-
+# ComfyUI's samplers (comfy.samplers.SAMPLER_NAMES), each in one of two explicit sets, checked
+# against ComfyUI's list by a test. Stochastic ones draw fresh noise while sampling from one
+# generator for the whole batch, so a batch of several images would not reproduce single
+# KSampler runs: they run one image at a time. (euler, heun and dpm_2 draw noise only with
+# s_churn > 0, which KSampler never sets; dpm_fast/dpm_adaptive only with eta > 0.)
+STOCHASTIC_SAMPLERS = frozenset({
+    "euler_ancestral", "euler_ancestral_cfg_pp", "exp_heun_2_x0_sde", "dpm_2_ancestral",
+    "dpmpp_2s_ancestral", "dpmpp_2s_ancestral_cfg_pp", "dpmpp_sde", "dpmpp_sde_gpu",
+    "dpmpp_2m_sde", "dpmpp_2m_sde_gpu", "dpmpp_2m_sde_heun", "dpmpp_2m_sde_heun_gpu",
+    "dpmpp_3m_sde", "dpmpp_3m_sde_gpu", "ddpm", "lcm", "res_multistep_ancestral",
+    "res_multistep_ancestral_cfg_pp", "er_sde", "seeds_2", "seeds_3", "sa_solver",
+    "sa_solver_pece",
+})  # fmt: skip
+DETERMINISTIC_SAMPLERS = frozenset({
+    "euler", "euler_cfg_pp", "heun", "heunpp2", "exp_heun_2_x0", "dpm_2", "lms", "dpm_fast",
+    "dpm_adaptive", "dpmpp_2m", "dpmpp_2m_cfg_pp", "ipndm", "ipndm_v", "deis", "res_multistep",
+    "res_multistep_cfg_pp", "gradient_estimation", "gradient_estimation_cfg_pp", "ddim",
+    "uni_pc", "uni_pc_bh2",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -38,4 +53,7 @@ class SamplingSettings:
 
     @property
     def deterministic(self) -> bool:
-        return not any(m in self.sampler_name for m in _STOCHASTIC_MARKERS)
+        """False for samplers that draw noise while sampling; a sampler this pack has not
+        classified (a newer ComfyUI's, or a custom node's) counts as stochastic: one image at
+        a time is always right, only slower."""
+        return self.sampler_name in DETERMINISTIC_SAMPLERS

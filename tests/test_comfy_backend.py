@@ -71,7 +71,27 @@ def test_hard_relaxed_encoding_equals_clip_text_encode(tiny_sd1):
             assert diff < 1e-5, f"{text!r} (clip_layer {clip_layer}): max abs diff {diff}"
 
 
-@pytest.mark.parametrize("sampler", ["euler", "euler_ancestral", "dpmpp_2m"])
+def _sampler_names() -> list[str]:
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "scripts"))
+    from comfy_env import bootstrap_comfy
+
+    bootstrap_comfy()
+    import comfy.samplers
+
+    return list(comfy.samplers.SAMPLER_NAMES)
+
+
+def test_every_comfy_sampler_is_classified(comfy):
+    import comfy.samplers
+    from dpo_diff.nodes.sampling_settings import DETERMINISTIC_SAMPLERS, STOCHASTIC_SAMPLERS
+
+    assert not STOCHASTIC_SAMPLERS & DETERMINISTIC_SAMPLERS
+    assert set(comfy.samplers.SAMPLER_NAMES) == STOCHASTIC_SAMPLERS | DETERMINISTIC_SAMPLERS
+
+
+@pytest.mark.parametrize("sampler", _sampler_names())
 def test_backend_images_equal_ksampler_images(tiny_sd1, sampler):
     """What the search scores is what KSampler + VAEDecode make, batched or not, also for a
     sampler that draws noise while sampling."""
@@ -156,3 +176,66 @@ def test_optimizer_leaves_models_untouched(tiny_sd1):
     assert state_before.keys() == state_after.keys()
     assert all(torch.equal(state_before[k], state_after[k]) for k in state_before)
     assert all(not p.requires_grad for p in model.model.parameters())
+
+
+@pytest.mark.parametrize("sampler", ["euler_ancestral", "dpmpp_2m_sde", "ddpm"])
+def test_shortcut_prefix_equals_ksampler_first_steps(tiny_sd1, sampler):
+    """The no-gradient prefix of the shortcut for seed s is KSampler's first t steps for seed s,
+    also for samplers that draw noise on the way (KSamplerAdvanced, end_at_step t)."""
+    import nodes as comfy_nodes
+    from dpo_core.shortcut import latent_at_step
+
+    model, clip, vae = tiny_sd1
+    backend = _backend(tiny_sd1, sampler_name=sampler)
+    t = 3
+    positive, negative = "a red cat", "blurry"
+    pos = comfy_nodes.CLIPTextEncode().encode(clip, positive)[0]
+    neg = comfy_nodes.CLIPTextEncode().encode(clip, negative)[0]
+    empty = comfy_nodes.EmptyLatentImage().generate(32, 32, 1)[0]
+    for seed in (5, 6):
+        theirs = comfy_nodes.KSamplerAdvanced().sample(
+            model, "enable", seed, STEPS, 5.0, sampler, "normal", pos, neg, empty, 0, t, "enable"
+        )[0]["samples"]
+        with torch.no_grad():
+            ours = latent_at_step(
+                backend, backend.noise([seed]), backend.encode_text([positive]),
+                backend.encode_text([negative]), t, seeds=[seed],
+            )  # fmt: skip
+        ours = model.model.process_latent_out(ours.cpu())
+        assert (ours - theirs).abs().max().item() < 1e-4, (sampler, seed)
+        unseeded = model.model.process_latent_out(
+            latent_at_step(backend, backend.noise([seed]), backend.encode_text([positive]),
+                           backend.encode_text([negative]), t).cpu()
+        )  # fmt: skip
+        if seed != 0:  # without the seeds the sampler's own noise is seed 0's
+            assert (unseeded - theirs).abs().max().item() > 1e-3
+
+
+def test_long_prompts_encode_like_clip_text_encode(tiny_sd1):
+    """A 120-token prompt spans two windows; the one-hot relaxed conditioning of every tested
+    choice equals CLIPTextEncode's, and gradients reach slots in both windows."""
+    model, clip, vae = tiny_sd1
+    backend = _backend(tiny_sd1)
+    words = ("a red cat sitting on a soft mat in a sunny garden with tall green trees and "
+             "small white flowers, ").split(" ")  # fmt: skip
+    text = " ".join(words * 6).strip()
+    assert sum(backend.window_sizes(text)) > 100 and len(backend.window_sizes(text)) == 2
+    pieces = tuple(text.partition("cat"))  # the first "cat" is slot 0
+    tail = tuple(pieces[2].rpartition("trees"))  # the last "trees" is slot 1
+    pieces = (pieces[0], pieces[1], tail[0], tail[1], tail[2])
+    space = SearchSpace(
+        prompt=text, mode="positive", pieces=pieces,
+        slots=(Slot("cat", ("cat", "dog", "golden retriever"), piece=1),
+               Slot("trees", ("trees", "houses"), piece=3)),
+    )  # fmt: skip
+    for choice in [(0, 0), (1, 1), (2, 0)]:
+        ours = encode_relaxed(backend, space, _one_hot(space, choice))
+        rendered = space.render(choice)
+        theirs = clip.encode_from_tokens(clip.tokenize(rendered))
+        assert ours.shape == theirs.shape == (1, 154, 64)
+        diff = (ours - theirs).abs().max().item()
+        assert diff < 1e-5, f"{rendered!r}: max abs diff {diff}"
+    logits = [torch.zeros(n, requires_grad=True) for n in space.sizes]
+    weights = [torch.softmax(a, 0) for a in logits]
+    encode_relaxed(backend, space, weights).pow(2).sum().backward()
+    assert all(a.grad is not None and (a.grad != 0).any() for a in logits)
