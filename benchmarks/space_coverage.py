@@ -7,8 +7,9 @@ relates to the word's best sense as a synonym, hypernym, hyponym or near-synonym
 derived from the word), and ``SAMPLE_ROWS`` random (word -> candidates) rows (fixed seed) to
 judge by reading them. Writes the numbers to benchmarks/results/space_coverage.json.
 
-``--clip tiny`` also ranks with the tiny world's CLIP text encoder (as the Search Space
-Builder node does when a CLIP is connected) and reports its time, how many rows change, and
+``--clip tiny`` (or ``--clip model.safetensors``, a checkpoint's CLIP) also ranks with that
+CLIP's text encoder (as the Search Space Builder node does when a CLIP is connected) and
+reports its time, how many rows change, and
 the meaning-filter calibration: the cosine of a rewrite to the prompt for WordNet's true
 synonyms (other lemmas of the word's sense) against sister words (meaning changes such as
 "rats" -> "mice").
@@ -127,6 +128,21 @@ def tiny_world_similarity():
     return clip_similarity(build_clip(load_weights(weight_path("text_encoder"))))
 
 
+def checkpoint_similarity(path: Path):
+    """The CLIP of a ComfyUI checkpoint file (e.g. an SD1.5 model: CLIP-L), as the node uses it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from common import setup
+
+    setup(threads=1)
+    import comfy.sd
+    from dpo_diff.nodes.clip_similarity import clip_similarity
+
+    loaded = comfy.sd.load_checkpoint_guess_config(
+        str(path), output_vae=False, output_clipvision=False
+    )
+    return clip_similarity(loaded[1])
+
+
 def calibrate(prompts: list[str], similarity) -> dict:
     """Cosines of one-word rewrites to the prompt: true synonyms against sister words."""
     from dpo_core.spaces.inflection import inflect, match_case
@@ -216,7 +232,9 @@ def sample(rows: list[dict]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("prompts", nargs="?", type=Path, default=DEFAULT_PROMPTS)
-    parser.add_argument("--clip", choices=("none", "tiny"), default="none")
+    parser.add_argument(
+        "--clip", default="none", help="none, tiny (the tiny world's CLIP) or a checkpoint file"
+    )
     parser.add_argument("--lexicon-from", type=Path, help="import dpo_core from this folder")
     parser.add_argument("--dump-rows", type=Path, help="save every row of both modes here")
     parser.add_argument("--score-rows", type=Path, help="score the negative rows of this dump")
@@ -238,7 +256,11 @@ def main() -> None:
     warm_up()
     print(f"WordNet loaded in {time.perf_counter() - start:.2f} s; {len(prompts)} prompts")
     settings = WordNetSettings()
-    similarity = tiny_world_similarity() if args.clip == "tiny" else None
+    similarity = None
+    if args.clip == "tiny":
+        similarity = tiny_world_similarity()
+    elif args.clip != "none":
+        similarity = checkpoint_similarity(Path(args.clip))
     results: dict = {}
     for mode, label in (("negative", "contrasts"), ("positive", "synonyms")):
         result = measure(prompts, mode, settings)
@@ -256,7 +278,7 @@ def main() -> None:
             changed = sum(before.get((r["prompt"], r["index"])) != r["candidates"]
                           for r in ranked["rows"])  # fmt: skip
             print(
-                f"with the tiny world's CLIP:    covered {100 * ranked['coverage']:.1f} %, "
+                f"with the CLIP:                 covered {100 * ranked['coverage']:.1f} %, "
                 f"{changed} of {len(ranked['rows'])} rows reordered or changed, build time "
                 f"mean {ranked['seconds_per_prompt_mean']:.3f} s, "
                 f"max {ranked['seconds_per_prompt_max']:.3f} s"
@@ -276,7 +298,7 @@ def main() -> None:
     if similarity is not None:
         calibration = calibrate(prompts, similarity)
         results["meaning_filter_calibration"] = calibration
-        print("\n== meaning filter calibration (tiny world's CLIP) ==")
+        print(f"\n== meaning filter calibration (CLIP: {args.clip}) ==")
         print(json.dumps(calibration, indent=2))
     if args.dump_rows:
         dump = {mode: results[mode]["rows"] for mode in ("negative", "positive")}
