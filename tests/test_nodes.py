@@ -155,3 +155,29 @@ def test_evaluator_loaded_during_a_prompt_still_gives_gradients(
             step_start=0.3, step_end=0.5, learning_rate=0.1, temperature=1.0,
         )  # fmt: skip
     assert len(out.result[0].loss_curve) == 2
+
+
+def test_a_long_prompt_runs_through_both_nodes(tiny_sd1, tiny_evaluator, output_dir):
+    """A 120-token prompt is two CLIP windows: the gradient optimizer and the evolutionary
+    search run on it (the shorter negative conditioning is repeated to the prompt's length, as
+    ComfyUI batches conds) and the output conditioning is CLIPTextEncode's."""
+    gradient_node, evolution_node = _nodes()
+    model, clip, vae = tiny_sd1
+    words = "a red cat on a soft mat in a sunny garden with tall green trees and white flowers,"
+    prompt = " ".join([words] * 6)
+    assert len(clip.tokenize(prompt)["l"]) == 2
+    space = SearchSpace(prompt=prompt, mode="negative", slots=_space().slots)
+    learned = gradient_node.execute(
+        model, clip, vae, tiny_evaluator, space, **SAMPLING, iterations=2, grad_steps=1,
+        step_start=0.3, step_end=0.5, learning_rate=0.1, temperature=1.0,
+    )  # fmt: skip
+    distribution = learned.result[0]
+    assert len(distribution.loss_curve) == 2
+    assert all(v == v for v in distribution.loss_curve)  # finite, not NaN
+    out = evolution_node.execute(
+        model, clip, vae, tiny_evaluator, space, **SAMPLING, evaluations=4, population=4,
+        holdout_seeds=1, batch_size=4, distribution=distribution,
+    )  # fmt: skip
+    conditioning, best, _, _ = out.result
+    reference = clip.encode_from_tokens_scheduled(clip.tokenize(best))
+    assert torch.equal(conditioning[0][0], reference[0][0])
