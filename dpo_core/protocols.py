@@ -67,6 +67,11 @@ class DiffusionBackend(Protocol):
         """Initial noise for each seed, ``(B, C, h, w)``, unscaled (unit variance)."""
         ...
 
+    def initial_latent(self, noise: torch.Tensor) -> torch.Tensor:
+        """The latent at ``sigmas[0]`` for unit ``noise``, as the host's sampler starts from it
+        (ComfyUI at full denoise: ``noise * sqrt(1 + sigma_max^2)``)."""
+        ...
+
     def sample(
         self,
         noise: torch.Tensor,

@@ -6,7 +6,9 @@ prediction, decode and score. Activation memory is that of ``K`` model calls, wh
 of sampling steps. The full gradient backpropagates through every step from the noise.
 
 Steps with gradient are Euler steps in sigma form, ``x_next = x0 + sigma_next * (x - x0) / sigma``
-(the deterministic DDIM step), using the backend's guided ``denoise``.
+(the deterministic DDIM step), using the backend's guided ``denoise``, whatever the sampler: the
+full gradient is that of an Euler sampler from the host's starting latent (with the ``euler``
+sampler its images are KSampler's); the shortcut's no-gradient prefix uses the chosen sampler.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ def euler_step(x: torch.Tensor, x0: torch.Tensor, sigma: float, sigma_next: floa
 
 
 def initial_latent(backend: DiffusionBackend, noise: torch.Tensor) -> torch.Tensor:
-    """The latent at step 0: unit noise scaled to the first sigma (k-diffusion convention)."""
-    return noise * float(backend.sigmas[0])
+    """The latent at step 0, where the host's sampler starts (the backend's rule)."""
+    return backend.initial_latent(noise)
 
 
 def latent_at_step(

@@ -18,6 +18,7 @@ applied, k-diffusion form ``x = x0 + sigma * eps``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import comfy.model_management
@@ -107,6 +108,16 @@ class ComfyBackend:
         shape = (1, self._latent_channels, self.settings.height // 8, self.settings.width // 8)
         empty = torch.zeros(shape)
         return torch.cat([comfy.sample.prepare_noise(empty, int(s)) for s in seeds])
+
+    def initial_latent(self, noise: torch.Tensor) -> torch.Tensor:
+        """Where KSampler starts at full denoise: ``noise_scaling`` of the model (for the usual
+        models ``noise * sqrt(1 + sigma_max^2)``, not ``noise * sigma_max``)."""
+        sampling = self.model.model.model_sampling
+        sigma = self._sigmas[0]
+        top = float(sampling.sigma_max)
+        full = math.isclose(top, float(sigma), rel_tol=1e-5) or float(sigma) > top
+        noise = noise.to(self.device, torch.float32)
+        return sampling.noise_scaling(sigma.to(noise.device), noise, torch.zeros_like(noise), full)
 
     def sample(
         self,

@@ -239,3 +239,21 @@ def test_long_prompts_encode_like_clip_text_encode(tiny_sd1):
     weights = [torch.softmax(a, 0) for a in logits]
     encode_relaxed(backend, space, weights).pow(2).sum().backward()
     assert all(a.grad is not None and (a.grad != 0).any() for a in logits)
+
+
+def test_full_gradient_path_starts_where_ksampler_starts(tiny_sd1):
+    """The full gradient's forward pass is an Euler sampler from ComfyUI's starting latent
+    (noise * sqrt(1 + sigma_max^2)): with the euler sampler its images are KSampler's."""
+    backend = _backend(tiny_sd1)
+    positive, negative, seed = "a red cat", "blurry", 9
+    noise = backend.noise([seed])
+    start = backend.initial_latent(noise)
+    sigma = float(backend.sigmas[0])
+    assert torch.allclose(start, noise * (1 + sigma**2) ** 0.5)
+    with torch.no_grad():
+        ours = images_with_gradient(
+            backend, noise, backend.encode_text([positive]), backend.encode_text([negative]),
+            0, STEPS,
+        ).movedim(1, -1)  # fmt: skip
+    theirs = _ksampler_images(tiny_sd1, positive, negative, seed, "euler")
+    assert (ours - theirs).abs().max().item() < 1e-4

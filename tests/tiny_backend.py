@@ -171,6 +171,9 @@ class TinyBackend(torch.nn.Module):
         pos, neg = both.chunk(2)
         return neg + self.config.cfg * (pos - neg)
 
+    def initial_latent(self, noise: torch.Tensor) -> torch.Tensor:
+        return noise * self.sigmas[0]
+
     def sample(
         self,
         noise: torch.Tensor,
@@ -182,7 +185,7 @@ class TinyBackend(torch.nn.Module):
         seeds: Sequence[int] | None = None,  # deterministic sampler: unused
     ) -> torch.Tensor:
         sigmas = self.sigmas
-        x = noise * sigmas[0] if start_step == 0 else latent
+        x = self.initial_latent(noise) if start_step == 0 else latent
         if x is None:
             raise ValueError("expected a latent when start_step > 0, got None")
         with torch.no_grad():
