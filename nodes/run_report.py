@@ -9,6 +9,7 @@ import folder_paths
 import torch
 
 from dpo_core.evaluation import fixed_text, render_images
+from dpo_core.losses import distance
 from dpo_core.record import RunRecord
 
 from .comfy_backend import ComfyBackend
@@ -34,9 +35,17 @@ def comparison_grid(backend: ComfyBackend, record: RunRecord, batch_size: int) -
 def report(record: RunRecord, path: Path | None = None) -> str:
     space = record.space
     original = space.render(space.original_choice())
+    goal = "lower" if space.mode == "negative" else "higher"
+
+    def shown(loss: float) -> str:  # recorded losses are signed; the report shows distances
+        return f"{distance(loss, space.mode):.4f}"
+
+    charged = record.gradient_evaluations
     lines = [
-        f"mode: {space.mode} ({'lower' if space.mode == 'negative' else 'higher'} loss is the goal)",
+        f"mode: {space.mode} (distance image-prompt, {goal} is the goal)",
         f"method: {record.method}, {len(record.candidates)} candidates scored"
+        + (f" + {charged} evaluations charged to the gradient phase" if charged else "")
+        + f", budget {record.config.evaluations}"
         + (" (stopped early)" if record.stopped_early else ""),
         f"original: {original!r}",
     ]
@@ -45,14 +54,16 @@ def report(record: RunRecord, path: Path | None = None) -> str:
         seen_original = [c for c in record.candidates if c.choice == space.original_choice()]
         if seen_original:
             lines.append(
-                f"search seeds: original {seen_original[0].mean:.4f} -> best {record.best.mean:.4f}"
+                f"search seeds: original {shown(seen_original[0].mean)} -> best "
+                f"{shown(record.best.mean)}"
             )
         else:
-            lines.append(f"search seeds: best {record.best.mean:.4f}")
+            lines.append(f"search seeds: best {shown(record.best.mean)}")
     if record.holdout is not None:
         h = record.holdout
         lines.append(
-            f"held-out seeds {list(h.seeds)}: original {h.original_mean:.4f} -> best {h.best_mean:.4f}"
+            f"held-out seeds {list(h.seeds)}: original {shown(h.original_mean)} -> best "
+            f"{shown(h.best_mean)}"
         )
     if path is not None:
         lines.append(f"record: {os.path.relpath(path, folder_paths.get_output_directory())}")

@@ -181,3 +181,27 @@ def test_a_long_prompt_runs_through_both_nodes(tiny_sd1, tiny_evaluator, output_
     conditioning, best, _, _ = out.result
     reference = clip.encode_from_tokens_scheduled(clip.tokenize(best))
     assert torch.equal(conditioning[0][0], reference[0][0])
+
+
+def test_attack_report_shows_distances_with_one_sign(comfy):
+    """Attack mode records signed losses (loss = -distance); the report shows distances, and
+    the best one is the larger."""
+    import re
+
+    from dpo_diff.nodes.run_report import report
+
+    from dpo_core.config import SearchConfig
+    from dpo_core.search import optimize
+    from tests.tiny_backend import TinyBackend, TinyScorer, positive_space
+
+    config = SearchConfig(method="random", evaluations=12, search_seeds=(0,), holdout_seeds=(1,))
+    record = optimize(TinyBackend(), TinyScorer(), positive_space(), config)
+    assert record.best.mean < 0 and record.candidates[0].mean < 0
+    text = report(record)
+    assert "higher is the goal" in text and "loss is the goal" not in text
+    found = re.search(r"search seeds: original ([-\d.]+) -> best ([-\d.]+)", text)
+    assert found is not None, text
+    original, best = (float(v) for v in found.groups())
+    assert 0 < original <= best
+    assert original == pytest.approx(-record.candidates[0].mean, abs=1e-4)
+    assert "budget 12" in text
