@@ -4,7 +4,7 @@ Two modes share one model:
 
 * ``negative`` (prompt enhancement): every slot contributes one word (or nothing) to the
   negative prompt. Option 0 of every slot is ``""`` (nothing), so the all-zero choice renders
-  to the user's own negative prompt (``SearchSpace.base``, possibly empty).
+  to the user's own negative prompt (``SearchSpace.negative_prompt``, possibly empty).
 * ``positive`` (attack): every slot replaces one word of the user's prompt. Option 0 is the
   original word, so the all-zero choice renders to the user's prompt unchanged.
 
@@ -56,9 +56,8 @@ class SearchSpace:
     prompt: str  # the user's (positive) prompt
     mode: Mode
     slots: tuple[Slot, ...]
-    base: str = (
-        ""  # negative mode: the user's own negative prompt, kept in front of the chosen words
-    )
+    # negative mode: the user's own negative prompt, kept in front of the chosen words
+    negative_prompt: str = ""
     # positive mode: the prompt cut into pieces, "".join(pieces) == prompt; slots replace pieces
     pieces: tuple[str, ...] = field(default_factory=tuple)
 
@@ -128,8 +127,8 @@ class SearchSpace:
         choice = self.check_choice(choice)
         out: list[tuple[int, str]] = []
         if self.mode == "negative":
-            if self.base.strip():
-                out.append((-1, self.base.strip()))
+            if self.negative_prompt.strip():
+                out.append((-1, self.negative_prompt.strip()))
             for i, c in enumerate(choice):
                 word = self.slots[i].candidates[c]
                 if not word and i not in keep:
@@ -193,7 +192,11 @@ class SearchSpace:
                 prompt=f.string(f.get(data, "prompt", path), at("prompt")),
                 mode=mode,  # type: ignore[arg-type]  # checked against MODES above
                 slots=tuple(slots),
-                base=f.string(f.get(data, "base", path, ""), at("base")),
+                # "base": the field's name in spaces saved before it was renamed
+                negative_prompt=f.string(
+                    f.get(data, "negative_prompt" if "negative_prompt" in data else "base", path, ""),
+                    at("negative_prompt"),
+                ),
                 pieces=f.strings(f.get(data, "pieces", path, []), at("pieces")),
             )
         except FormatError:

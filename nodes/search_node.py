@@ -75,7 +75,7 @@ class EvolutionarySearch(io.ComfyNode):
                     tooltip="Images per model call while scoring; lower it if memory runs out.",
                 ),
                 io.String.Input(
-                    "fixed_negative", default="", multiline=True, optional=True,
+                    "negative_prompt", default="", multiline=True, optional=True,
                     tooltip="Attack mode only: the negative prompt kept fixed while the positive prompt is rewritten.",
                 ),
             ],
@@ -95,7 +95,7 @@ class EvolutionarySearch(io.ComfyNode):
     def execute(
         cls, model, clip, vae, evaluator, space, seed, steps, cfg, sampler_name, scheduler,
         width, height, search_seeds, evaluations, population, holdout_seeds, batch_size,
-        distribution: RunRecord | None = None, fixed_negative: str = "",
+        distribution: RunRecord | None = None, negative_prompt: str = "",
     ) -> io.NodeOutput:  # fmt: skip
         check_space(space)
         logits, charged, gpo = None, 0, SEARCH.gpo
@@ -116,7 +116,7 @@ class EvolutionarySearch(io.ComfyNode):
             method="hybrid" if logits is not None else "epo", evaluations=evaluations, seed=seed,
             search_seeds=seeds_from(seed, search_seeds),
             holdout_seeds=holdout_from(seed, holdout_seeds),
-            batch_size=batch_size, negative_prompt=fixed_negative or "", epo=epo, gpo=gpo,
+            batch_size=batch_size, negative_prompt=negative_prompt or "", epo=epo, gpo=gpo,
         )  # fmt: skip
         with gradient_mode():
             backend = make_backend(

@@ -16,7 +16,7 @@ from dpo_core.space import FormatError, SearchSpace, Slot
 
 PROMPT = "a cat on a red sofa"
 NEGATIVE = SearchSpace(PROMPT, "negative", (Slot("cat", ("", "dog", "fox")), Slot("red", ("", "green"))),
-                       base="blurry")  # fmt: skip
+                       negative_prompt="blurry")  # fmt: skip
 POSITIVE = SearchSpace(
     PROMPT, "positive",
     (Slot("cat", ("cat", "kitten"), piece=1), Slot("sofa", ("sofa", "couch"), piece=3)),

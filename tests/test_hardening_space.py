@@ -19,7 +19,7 @@ def _negative(*slots: tuple[str, tuple[str, ...]], base: str = "") -> SearchSpac
         prompt=PROMPT,
         mode="negative",
         slots=tuple(Slot(word=w, candidates=("", *c), source="test") for w, c in slots),
-        base=base,
+        negative_prompt=base,
     )
 
 

@@ -47,7 +47,7 @@ def test_base_negative_prompt_and_multi_token_spans():
     space = SearchSpace(
         prompt="a cat",
         mode="negative",
-        base="watermark, text",
+        negative_prompt="watermark, text",
         slots=(Slot("x", ("", "very blurry", "ice cream")), Slot("y", ("", "dark"))),
     )
     layout = build_layout(backend, space, (1, 1))
@@ -84,7 +84,7 @@ def test_empty_argmax_keeps_an_exact_value_and_gives_every_slot_a_gradient():
     """Slot 0's and slot 2's argmax is "": the value is the exact text (they are absent), the
     gradient reaches every option of every slot through the placeholder spans."""
     backend = TinyBackend()
-    for space in (negative_space(), replace(negative_space(), base="watermark")):
+    for space in (negative_space(), replace(negative_space(), negative_prompt="watermark")):
         logits = [torch.tensor(v, requires_grad=True) for v in
                   ([2.0, 0.1, 0.3, 0.0], [0.0, 1.5, 0.2, 0.1], [1.0, 0.3, 0.2, 0.1])]  # fmt: skip
         w = [torch.softmax(a, 0) for a in logits]
@@ -92,7 +92,7 @@ def test_empty_argmax_keeps_an_exact_value_and_gives_every_slot_a_gradient():
         cond = encode_relaxed(backend, space, w)
         exact = encode_relaxed(backend, space, one_hot(space, choice))
         text = space.render(choice)
-        assert text == ("watermark, dark" if space.base else "dark")
+        assert text == ("watermark, dark" if space.negative_prompt else "dark")
         assert torch.allclose(exact, backend.encode_text([text]), atol=1e-6)
         value = mixed_embeddings(backend, space, [x.detach() for x in w])
         assert torch.allclose(cond, backend.encode_embeddings(value), atol=1e-6)
@@ -100,7 +100,7 @@ def test_empty_argmax_keeps_an_exact_value_and_gives_every_slot_a_gradient():
         assert [(s, len(p)) for s, p in surrogate.spans] == [(0, 1), (1, 1), (2, 1)]
         separator = backend.words[","]
         assert surrogate.num_text_tokens == build_layout(backend, space, choice).num_text_tokens + 4
-        assert list(surrogate.ids).count(separator) == 2 + bool(space.base)
+        assert list(surrogate.ids).count(separator) == 2 + bool(space.negative_prompt)
         grads = torch.autograd.grad(cond.pow(2).sum(), logits)
         for i, g in enumerate(grads):
             assert (g != 0).all(), (i, g)
@@ -113,7 +113,7 @@ def test_long_texts_are_encoded_window_by_window():
     backend = TinyBackend()
     long_prompt = " ".join(["a photo of a small red cat"] * 3)  # 21 tokens: two windows
     space = SearchSpace(
-        prompt="a cat", mode="negative", base=long_prompt,
+        prompt="a cat", mode="negative", negative_prompt=long_prompt,
         slots=(Slot("x", ("", "very blurry", "ice cream")), Slot("y", ("", "dark"))),
     )  # fmt: skip
     for choice in all_choices(space):

@@ -17,7 +17,7 @@ def _cache(tmp_path, monkeypatch):
 def test_negative_space_and_json_round_trip():
     result = build_space(PROMPT, "negative", "wordnet", 5, negative_prompt="lowres")
     space = result.space
-    assert space.mode == "negative" and space.base == "lowres"
+    assert space.mode == "negative" and space.negative_prompt == "lowres"
     cat = next(s for s in space.slots if s.word == "cat")
     assert cat.candidates[0] == "" and "dog" in cat.candidates and len(cat.candidates) <= 6
     assert space.render(space.original_choice()) == "lowres"

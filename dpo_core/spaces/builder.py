@@ -181,10 +181,10 @@ def fit_token_budget(
         return counted[text]
 
     negative = space.mode == "negative"
-    fixed = space.base if negative else space.render(space.original_choice())
+    fixed = space.negative_prompt if negative else space.render(space.original_choice())
     fixed_tokens = tokens(fixed)
     if fixed_tokens > budget:
-        what = "negative prompt (base)" if negative else "prompt"
+        what = "negative prompt" if negative else "prompt"
         raise ValueError(
             f"the {what} alone takes {fixed_tokens} tokens, over the {budget}-token window; "
             "shorten it"
@@ -193,7 +193,7 @@ def fit_token_budget(
     # fixed text + per slot (its longest option, plus a separator in negative mode)
     separator = tokens(NEGATIVE_SEPARATOR) if negative else 0
     if negative:
-        base = tokens(space.base)
+        base = tokens(space.negative_prompt)
     else:
         replaced = {slot.piece for slot in space.slots}
         base = sum(tokens(p) for i, p in enumerate(space.pieces) if i not in replaced)
@@ -216,7 +216,7 @@ def fit_token_budget(
 
     def total() -> int:
         costs = [cost(i) for i in range(len(space.slots)) if alive[i]]
-        lead = separator if negative and not space.base.strip() and any(costs) else 0
+        lead = separator if negative and not space.negative_prompt.strip() and any(costs) else 0
         return base + sum(costs) - lead
 
     start = total()
@@ -314,7 +314,7 @@ def _negative_space(
     if include_library:
         exclude = frozenset(w.text.lower() for w in analysis.words)
         slots.extend(library_slots(max_terms=limit, exclude=exclude))
-    return SearchSpace(prompt=analysis.prompt, mode="negative", slots=tuple(slots), base=base)
+    return SearchSpace(prompt=analysis.prompt, mode="negative", slots=tuple(slots), negative_prompt=base)
 
 
 def _positive_space(
@@ -482,7 +482,7 @@ def preview(space: SearchSpace) -> str:
     """Readable text: a header, then one line per slot, ``word -> option | option | ...``."""
     lines = [
         f"{space.mode} space: {len(space.slots)} slots, {space.num_choices:.3g} choices"
-        + (f', base "{space.base}"' if space.base else "")
+        + (f', negative prompt "{space.negative_prompt}"' if space.negative_prompt else "")
     ]
     width = max((len(s.word or "(library)") for s in space.slots), default=0)
     for slot in space.slots:
