@@ -30,6 +30,7 @@ from dpo_core.text_windows import CLIP_CONTEXT_LENGTH, concat_conditionings
 
 from .clip_tokens import clip_token_ids
 from .inference_tensors import normal_weights
+from .model_patches import check_gradient_patches, guided
 from .sampling_settings import SamplingSettings
 from .text_encoding import encode_embeddings, sd1_text_encoder
 
@@ -169,6 +170,7 @@ class ComfyBackend:
         self, x: torch.Tensor, sigma: float, positive: torch.Tensor, negative: torch.Tensor
     ) -> torch.Tensor:
         comfy.model_management.throw_exception_if_processing_interrupted()
+        check_gradient_patches(self.model)
         base = self.model.model
         n = x.shape[0]
         batch_x = torch.cat([x, x]).to(self.device)
@@ -176,7 +178,7 @@ class ComfyBackend:
         context = concat_conditionings([negative, positive]).to(self.device)
         out = self._unet(base.apply_model, batch_x, sigmas, c_crossattn=context)
         uncond, cond = out[:n], out[n:]
-        return uncond + self.settings.cfg * (cond - uncond)
+        return guided(self.model, cond, uncond, self.settings.cfg, batch_x[:n], sigmas[:n])
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         first_stage = self.vae.first_stage_model

@@ -3,6 +3,8 @@ and no trace left on the models other nodes use."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -27,7 +29,7 @@ def _space() -> SearchSpace:
     return SearchSpace(
         prompt="a red cat sitting on a mat",
         mode="negative",
-        negative_prompt="blurry",
+        base="blurry",
         slots=(
             Slot("red", ("", "green", "blue")),
             Slot("cat", ("", "dog", "golden retriever")),  # a multi-token candidate
@@ -257,3 +259,56 @@ def test_full_gradient_path_starts_where_ksampler_starts(tiny_sd1):
         ).movedim(1, -1)  # fmt: skip
     theirs = _ksampler_images(tiny_sd1, positive, negative, seed, "euler")
     assert (ours - theirs).abs().max().item() < 1e-4
+
+
+def test_a_cfg_function_patch_is_honoured_in_the_gradient_path(tiny_sd1):
+    """A MODEL patched with a sampler_cfg_function (as RescaleCFG patches it): the gradient
+    path's guided estimate is the patched one, so the full-gradient (Euler) images equal
+    KSampler's for the patched MODEL and differ from the unpatched model's; the gradient is
+    autograd of that computation."""
+    model, clip, vae = tiny_sd1
+
+    def scaled_guidance(args):  # CFG on the noise predictions, then scaled (a visible change)
+        noise = args["uncond"] + args["cond_scale"] * (args["cond"] - args["uncond"])
+        return 0.7 * noise
+
+    patched = model.clone()
+    patched.set_model_sampler_cfg_function(scaled_guidance)
+    backend = _backend((patched, clip, vae))
+    positive, negative, seed = "a red cat", "blurry", 4
+    pos, neg = backend.encode_text([positive]), backend.encode_text([negative])
+    with torch.no_grad():
+        ours = images_with_gradient(backend, backend.noise([seed]), pos, neg, 0, STEPS)
+    theirs = _ksampler_images((patched, clip, vae), positive, negative, seed, "euler")
+    plain = _ksampler_images(tiny_sd1, positive, negative, seed, "euler")
+    assert (ours.movedim(1, -1) - theirs).abs().max().item() < 1e-4
+    assert (theirs - plain).abs().max().item() > 1e-3  # the patch changes the images
+    space = _space()
+    logits = [torch.zeros(n, requires_grad=True) for n in space.sizes]
+    weights = [torch.softmax(a, 0) for a in logits]
+    relaxed = encode_relaxed(backend, space, weights)
+    images_with_gradient(backend, backend.noise([seed]), pos, relaxed, 2, 1).mean().backward()
+    assert all(a.grad is not None and torch.isfinite(a.grad).all() for a in logits)
+
+
+def test_patches_the_gradient_cannot_apply_are_refused_by_name(tiny_sd1):
+    model, clip, vae = tiny_sd1
+
+    def my_post_cfg(args):
+        return args["denoised"]
+
+    def my_attention_patch(q, k, v, extra_options):
+        return q, k, v
+
+    post = model.clone()
+    post.set_model_sampler_post_cfg_function(my_post_cfg)
+    attention = model.clone()
+    attention.set_model_attn1_patch(my_attention_patch)
+    for patched, name in ((post, "sampler_post_cfg_function (test_patches_the_gradient_cannot"),
+                          (attention, "attn1_patch")):  # fmt: skip
+        backend = _backend((patched, clip, vae))
+        pos, neg = backend.encode_text(["a red cat"]), backend.encode_text(["blurry"])
+        with pytest.raises(ValueError, match=re.escape(name)):
+            images_with_gradient(backend, backend.noise([0]), pos, neg, 2, 1)
+        with torch.no_grad():  # scoring goes through KSampler, which applies every patch
+            assert backend.sample(backend.noise([0]), pos, neg, 0, STEPS).isfinite().all()
