@@ -8,9 +8,12 @@ widths shrink. Both encoders keep 3 layers because SDXL (and SD 2.x) read the pe
 
 from __future__ import annotations
 
-# One UNet level of width 32, one transformer block; attention heads of the small width.
+# One UNet level of width 64, one transformer block. 64, not 32: ComfyUI's UNet normalises in
+# 32 groups, and with one channel per group the normalisation after each ResBlock's embedding
+# input cancels it exactly, so timestep and SDXL's ADM inputs (pooled text, sizes) would have
+# no effect at all.
 SMALL_UNET: dict = {
-    "model_channels": 32,
+    "model_channels": 64,
     "num_res_blocks": [1],
     "channel_mult": [1],
     "transformer_depth": [1],

@@ -15,38 +15,32 @@ import torch
 
 from dpo_core.spaces.text_similarity import EmbedTexts, TextSimilarity
 
-from .text_encoding import encode_embeddings, sd1_text_encoder
+from .clip_tokens import clip_token_ids
+from .text_encoders import first_text_encoder
+from .text_encoding import encode_embeddings
 
 MAX_TOKENS = 75  # CLIP's window without the start and end tokens
 
 
-def _token_ids(clip, text: str, special: dict) -> list[int]:
+def _token_ids(clip, text: str) -> list[int]:
     """BPE ids of ``text`` as ComfyUI tokenizes it (weights dropped), no start/end/padding."""
-    ids: list[int] = []
-    for chunk in clip.tokenize(text)["l"]:
-        for token, _weight in chunk:
-            if not isinstance(token, int):
-                raise ValueError(
-                    "prompts with embeddings (textual inversion) cannot be ranked; write the "
-                    "words instead"
-                )
-            if token == special["start"]:
-                continue
-            if token in (special["end"], special["pad"]):
-                break
-            ids.append(token)
-    return ids
+    try:
+        return clip_token_ids(clip, text)
+    except ValueError:
+        raise ValueError(
+            "prompts with embeddings (textual inversion) cannot be ranked; write the words instead"
+        ) from None
 
 
 def clip_text_embedder(clip) -> EmbedTexts:
-    """``texts -> (N, D)`` pooled embeddings from a ``comfy.sd.CLIP`` with a CLIP-L encoder."""
-    encoder = sd1_text_encoder(clip)
+    """``texts -> (N, D)`` pooled embeddings from a ``comfy.sd.CLIP``'s first text encoder
+    (CLIP-L of SD1.x and SDXL, OpenCLIP-H of SD2.x)."""
+    encoder = first_text_encoder(clip)
     special = encoder.special_tokens
 
     def embed(texts: Sequence[str]) -> torch.Tensor:
         rows = [
-            [special["start"], *_token_ids(clip, t, special)[:MAX_TOKENS], special["end"]]
-            for t in texts
+            [special["start"], *_token_ids(clip, t)[:MAX_TOKENS], special["end"]] for t in texts
         ]
         width = max(len(r) for r in rows)
         ids = torch.tensor([r + [special["pad"]] * (width - len(r)) for r in rows])

@@ -4,8 +4,14 @@
   (sampler, scheduler, steps, cfg), so the images the search scores are the images the user's
   KSampler makes for the same seed.
 * The gradient path calls the same modules: ``BaseModel.apply_model`` (CFG combined on the
-  denoised predictions, as ComfyUI's ``cfg_function`` does), the text encoder's layers walked
-  out of place (``text_encoding``), and ``first_stage_model.decode``.
+  denoised predictions, as ComfyUI's ``cfg_function`` does), the text encoders' layers walked
+  out of place (``text_encoders``), and ``first_stage_model.decode``.
+* SD 1.x, SD 2.x and SDXL (``model_family``): SD2's OpenCLIP-H, or SDXL's clip_l and clip_g
+  side by side, behind one token table, so the relaxation mixes every encoder alike. SDXL's
+  pooled output rides inside the conditioning tensor (``pooled_conditioning``) and reaches the
+  UNet as ComfyUI passes it: ``pooled_output`` to the sampler, ``encode_adm`` on the gradient
+  path, with the latent's size as for CLIPTextEncode's conditioning. v-prediction and SDXL's
+  latent scale are the MODEL's (``apply_model``, ``process_latent_in``/``out``).
 * ComfyUI runs every prompt under ``torch.inference_mode()``; weights loaded during a prompt are
   inference tensors, which autograd cannot save. ``normal_weights`` gives the gradient path
   ordinary copies of such tensors for the duration of a call, through
@@ -28,20 +34,18 @@ import torch
 
 from dpo_core.text_windows import CLIP_CONTEXT_LENGTH, concat_conditionings
 
-from .clip_tokens import clip_token_ids
+from .clip_tokens import clip_token_ids, window_token_ids
 from .inference_tensors import normal_weights
+from .model_family import model_family
 from .model_patches import check_gradient_patches, guided
+from .pooled_conditioning import attach_pooled, comfy_conditioning, split_pooled
 from .sampling_settings import SamplingSettings
-from .text_encoding import encode_embeddings, sd1_text_encoder
+from .text_encoders import TextEncoderStack
 
 
 def _check_interrupt(*_args) -> None:
     """Sampler step callback: Cancel in the UI takes effect after the current model call."""
     comfy.model_management.throw_exception_if_processing_interrupted()
-
-
-def _as_conditioning(context: torch.Tensor) -> list:
-    return [[context, {}]]
 
 
 class ComfyBackend:
@@ -54,9 +58,11 @@ class ComfyBackend:
         self.clip = clip
         self.vae = vae
         self.settings = settings
-        self.encoder = sd1_text_encoder(clip)
-        tokens: dict[str, int] = self.encoder.special_tokens
-        self.bos_id, self.eos_id, self.pad_id = tokens["start"], tokens["end"], tokens["pad"]
+        self.text = TextEncoderStack(clip)  # every text encoder behind one token table
+        self.encoder = clip.cond_stage_model  # all of them
+        self.bos_id, self.eos_id, self.pad_id = self.text.bos_id, self.text.eos_id, self.text.pad_id
+        family = model_family(model)
+        self._pooled = bool(family and family.pooled)  # SDXL's UNet reads the pooled text output
         comfy.model_management.load_models_gpu([model, clip.patcher, vae.patcher])
         self.device = model.load_device
         base = model.model
@@ -69,8 +75,6 @@ class ComfyBackend:
                 scheduler=settings.scheduler, denoise=1.0, model_options=model.model_options,
             )  # fmt: skip
             self._sigmas = sampler.sigmas.detach().float().cpu().clone()
-            table = self.encoder.transformer.get_input_embeddings().weight
-            self._token_table = table.detach().float().clone()
         self._latent_channels = base.latent_format.latent_channels
 
     # --- text side -------------------------------------------------------------------------
@@ -81,23 +85,23 @@ class ComfyBackend:
     def window_sizes(self, text: str) -> list[int]:
         """Text tokens in each window ComfyUI's tokenizer splits ``text`` into (it moves a word
         that does not fit to the next window and splits only very long words)."""
-        marks = {self.bos_id, self.eos_id, self.pad_id}
-        return [
-            sum(1 for token, _weight in window if token not in marks)
-            for window in self.clip.tokenize(text)["l"]
-        ]
+        return [len(window) for window in window_token_ids(self.clip, text)]
 
     def token_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
-        return self._token_table.to(ids.device)[ids]
+        return self.text.table.to(ids.device)[ids]
 
     def encode_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
-        device = self.encoder.transformer.get_input_embeddings().weight.device
-        return self._text(
-            encode_embeddings, self.encoder, embeddings.to(device), self.clip.layer_idx
-        ).to(self.device)
+        device = self.text.encoders[0].transformer.get_input_embeddings().weight.device
+        context, pooled = self._text(
+            self.text.encode, embeddings.to(device), self.clip.layer_idx, self._pooled
+        )
+        return (context if pooled is None else attach_pooled(context, pooled)).to(self.device)
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        conds = [self.clip.encode_from_tokens(self.clip.tokenize(t)) for t in texts]
+        conds = []
+        for text in texts:
+            context, pooled = self.clip.encode_from_tokens(self.clip.tokenize(text), True)
+            conds.append(attach_pooled(context, pooled) if self._pooled else context)
         return concat_conditionings(conds).to(self.device, torch.float32)
 
     # --- diffusion side --------------------------------------------------------------------
@@ -159,7 +163,8 @@ class ComfyBackend:
         out = comfy.sample.sample(
             self.model, noise if start_step == 0 else torch.zeros_like(noise), steps,
             self.settings.cfg, self.settings.sampler_name, self.settings.scheduler,
-            _as_conditioning(positive.detach()), _as_conditioning(negative.detach()), start_latent,
+            comfy_conditioning(positive.detach(), self.text.width),
+            comfy_conditioning(negative.detach(), self.text.width), start_latent,
             denoise=1.0, disable_noise=start_step > 0, start_step=start_step, last_step=end_step,
             force_full_denoise=end_step == steps, disable_pbar=True,
             seed=int(seeds[0]) if seeds else 0, callback=_check_interrupt,
@@ -176,7 +181,14 @@ class ComfyBackend:
         batch_x = torch.cat([x, x]).to(self.device)
         sigmas = torch.full((2 * n,), float(sigma), device=self.device)
         context = concat_conditionings([negative, positive]).to(self.device)
-        out = self._unet(base.apply_model, batch_x, sigmas, c_crossattn=context)
+        context, pooled = split_pooled(context, self.text.width)
+        extra = {}
+        if pooled is not None:  # SDXL's ADM input: pooled text and the latent's size, as KSampler
+            extra["y"] = base.encode_adm(
+                pooled_output=pooled, width=x.shape[-1] * 8, height=x.shape[-2] * 8,
+                device=self.device,
+            )  # fmt: skip
+        out = self._unet(base.apply_model, batch_x, sigmas, c_crossattn=context, **extra)
         uncond, cond = out[:n], out[n:]
         return guided(self.model, cond, uncond, self.settings.cfg, batch_x[:n], sigmas[:n])
 

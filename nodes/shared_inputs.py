@@ -10,7 +10,7 @@ from dpo_core.space import SearchSpace
 
 from .comfy_backend import ComfyBackend
 from .io_types import EvaluatorIO, SearchSpaceIO
-from .model_checks import check_sampling, check_sd1
+from .model_checks import check_models, check_sampling
 from .sampling_settings import SamplingSettings
 
 HOLDOUT_SEED_OFFSET = 10_000  # held-out seeds start here above the seed input: never searched on
@@ -28,7 +28,7 @@ def holdout_seeds(seed: int, count: int) -> tuple[int, ...]:
 
 def model_inputs() -> list:
     return [
-        io.Model.Input("model", tooltip="An SD1.x MODEL (from Load Checkpoint)."),
+        io.Model.Input("model", tooltip="An SD1.x, SD2.x or SDXL MODEL (from Load Checkpoint)."),
         io.Clip.Input("clip", tooltip="The CLIP of the same checkpoint (clip skip is honoured)."),
         io.Vae.Input("vae", tooltip="The VAE of the same checkpoint; decodes inside the search."),
         EvaluatorIO.Input(
@@ -70,7 +70,7 @@ def sampling_inputs() -> list:
 
 
 def make_backend(model, clip, vae, steps, cfg, sampler_name, scheduler, width, height):
-    check_sd1(model, clip, vae)
+    check_models(model, clip, vae)
     check_sampling(cfg)
     settings = SamplingSettings(steps, cfg, sampler_name, scheduler, width, height)
     return ComfyBackend(model, clip, vae, settings)

@@ -32,6 +32,16 @@ def encoder_modules(clip, family: Family) -> list[Any]:  # comfy.sd1_clip.SDClip
     return [getattr(inner, name) for name in family.encoders]
 
 
+def first_text_encoder(clip) -> Any:
+    """The CLIP's first text encoder (SD1/SDXL: clip_l, SD2: clip_h); ValueError for a CLIP of
+    another family."""
+    family = clip_family(clip)
+    if family is None:
+        found = type(clip.cond_stage_model).__name__
+        raise ValueError(f"expected the CLIP of an SD1.x, SD2.x or SDXL model, got {found}")
+    return encoder_modules(clip, family)[0]
+
+
 def read_layer(encoder: Any, clip_layer: int | None) -> tuple[str, int | None]:
     """("last", None) or ("hidden", index) as ``CLIP.encode_from_tokens`` sets it: the
     encoder's default options, then clip skip when set (``SDClipModel.set_clip_options``)."""
@@ -125,7 +135,7 @@ class TextEncoderStack:
                 table = torch.cat([table, pad_row[None]])
             self.table = table.clone()
         self._end_row = self.table[self.eos_id]
-        self.token_key = next(iter(clip.tokenize("")))  # the tokenizer's key of the first encoder
+        self.token_key = family.encoders[0].removeprefix("clip_")  # its tokenizer's output key
 
     @property
     def width(self) -> int:
