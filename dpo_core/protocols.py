@@ -8,7 +8,9 @@ Conventions (k-diffusion form, as ComfyUI uses internally):
   * ``sigmas`` has ``steps + 1`` entries, decreasing, the last one 0;
   * conditioning is the text encoder's cross-attention context ``(B, T, D)``, ``T`` a multiple
     of the window (long texts span several windows); a positive and a negative conditioning
-    may differ in length (``dpo_core.text_windows``);
+    may differ in length (``dpo_core.text_windows``); dpo_core only batches, slices and repeats
+    it along the batch and token axes, so a backend may append channels of its own to every
+    token row (the ComfyUI backend carries SDXL's pooled text output there);
   * images are ``(B, 3, H, W)`` floats in [0, 1].
 """
 
