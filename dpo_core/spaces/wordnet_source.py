@@ -55,6 +55,8 @@ _BLOCKED = frozenset(
 _CLASS_LEXNAMES = ("noun.attribute", "noun.quantity")  # colours, numbers: class co-members
 RARE_SENSE_OTHER = 5  # SemCor tags in other senses that make an untagged sense "rare"
 BROADER_MIN_FAMILIARITY = 1.0  # synonyms mode: broader/narrower words at least this familiar
+NEAR_TIE = 1.5  # senses this close to the best one may be reordered by a text encoder
+TIE_SENSES = 4  # ... at most this many
 DOMAIN_WEIGHT = 1.0  # sense score per other prompt word in the sense's domain (at most two)
 GUARD_SENSES = 6  # senses of the word (most frequent first) a contrast must not be close to
 SMALL_CLASS = 6  # a hypernym with at most this many kinds: its members may be variants
@@ -190,13 +192,15 @@ def rank_senses(
     context: Iterable[str],
     domains: Sequence[str] = (),
     bonus: SenseBonus | None = None,
+    prefer: Sequence[str] = (),
 ) -> list[tuple[Synset, float]]:
     """Senses of ``lemma`` as ``pos``, best first, with weights in (0, 1] (best = 1).
 
     ``domains``: lexicographer files of the other prompt words ("noun.artifact", ...); a sense
     in the same domain as other words gets a bonus ("toaster" on a counter is an appliance,
-    a "witch queen" next to a "guardian" is a person). ``bonus``: extra score per sense, from
-    a text encoder (``text_similarity.sense_bonus``); ties between senses are its to break.
+    a "witch queen" next to a "guardian" is a person). ``prefer``: domains the reading asks
+    for (``_animate_domains``), worth ``AGENT_BONUS``. ``bonus``: extra score per sense, from
+    a text encoder (``text_similarity.sense_bonus``), for the senses in a near tie only.
     Senses whose gloss marks them as insults are never offered.
     """
     wordnet = load_wordnet()
@@ -212,11 +216,18 @@ def rank_senses(
         overlap = len(_signature(synset) & context_set) if context_set else 0
         domain = min(2, sum(1 for d in domains if d == synset.lexname()))
         score = overlap + DOMAIN_WEIGHT * domain + 0.8 * math.log1p(count) + 1.5 / (1 + rank)
+        score += AGENT_BONUS if synset.lexname() in prefer else 0.0
         scored.append((score, synset))
-    if bonus is not None and len(scored) > 1:
-        extra = bonus([synset for _, synset in scored])
-        scored = [(score + e, synset) for (score, synset), e in zip(scored, extra, strict=True)]
     scored.sort(key=lambda pair: -pair[0])
+    if bonus is not None and len(scored) > 1:
+        # only the senses within a near tie of the best can change places; the others are
+        # not worth encoding (a verb such as "break" has 59 senses)
+        top = scored[0][0]
+        close = [pair for pair in scored[:TIE_SENSES] if pair[0] >= top - NEAR_TIE]
+        if len(close) > 1:
+            extra = bonus([synset for _, synset in close])
+            close = [(score + e, synset) for (score, synset), e in zip(close, extra, strict=True)]
+            scored = sorted(close + scored[len(close) :], key=lambda pair: -pair[0])
     if not scored:
         return []
     best = scored[0][0]
@@ -668,13 +679,14 @@ def _gather(
     settings: WordNetSettings,
     relation,
     bonus: SenseBonus | None = None,
+    prefer: Sequence[str] = (),
 ) -> Gathered:
     """Raw candidates of the word's best senses, and those senses (best first)."""
     if word.pos is None:
         return [], []
     raw: list[tuple[Lemma, int, float, float]] = []
     domains = [d for w in context for p in ("n", "v") if (d := _usual_lexname(w, p)) is not None]
-    senses = rank_senses(word.lemma, word.pos, context, domains, bonus)
+    senses = rank_senses(word.lemma, word.pos, context, domains, bonus, prefer)
     used: list[Synset] = []
     for index, (synset, weight) in enumerate(senses[:5]):
         if index and relation is _raw_contrasts:  # other senses' direct antonyms: "day" -> "night"
@@ -696,6 +708,7 @@ class Ranking:
     """A text encoder's part in one word's candidates (``wordnet_candidates`` makes these)."""
 
     senses: SenseBonus | None = None
+    prefer: tuple[str, ...] = ()  # domains the reading asks for ("queen Elizabeth": a person)
     candidates: Callable[[list[str]], list[float]] | None = None
 
 
@@ -707,7 +720,7 @@ def contrasts(
     Never a word that WordNet relates to a used sense as a synonym, hypernym, hyponym or
     near-synonym, nor a derivation of the word (``_too_close``); antonyms always pass.
     """
-    raw, senses = _gather(word, context, settings, _raw_contrasts, ranking.senses)
+    raw, senses = _gather(word, context, settings, _raw_contrasts, ranking.senses, ranking.prefer)
     if word.pos is None:
         return []
     antonym_names = frozenset(
@@ -724,7 +737,7 @@ def synonyms(
     word: Word, context: Sequence[str], settings: WordNetSettings, ranking: Ranking = Ranking()
 ) -> list[str]:
     """Synonyms (then hypernyms, hyponyms) that can replace the word in the prompt, best first."""
-    raw, senses = _gather(word, context, settings, _raw_synonyms, ranking.senses)
+    raw, senses = _gather(word, context, settings, _raw_synonyms, ranking.senses, ranking.prefer)
     found = _rank(raw, word, context, settings, True, rerank=ranking.candidates)
     if found or word.pos is None:
         return found
@@ -734,7 +747,7 @@ def synonyms(
     loose = replace(
         settings, min_count=0, min_senses_if_unseen=0, multiword_min_count=0, max_length=20
     )
-    raw, senses = _gather(word, context, loose, _raw_synonyms, ranking.senses)
+    raw, senses = _gather(word, context, loose, _raw_synonyms, ranking.senses, ranking.prefer)
     found = _rank(raw, word, context, loose, positive=True, relaxed=True)
     if len(found) >= 2 or not senses or word.pos not in ("n", "v"):
         return found
@@ -809,25 +822,18 @@ def _ranking(similarity: TextSimilarity | None, analysis: PromptAnalysis, index:
     word = analysis.words[index]
     prompt = analysis.prompt
     animate = _animate_domains(analysis, index)
-    if similarity is None and not animate:
-        return Ranking()
+    if similarity is None:
+        return Ranking(prefer=animate)
 
     def senses(synsets: list[Synset]) -> list[float]:
-        out = [AGENT_BONUS if s.lexname() in animate else 0.0 for s in synsets]
-        if similarity is not None:
-            glosses = [s.definition() for s in synsets]
-            extra = sense_bonus(similarity, prompt, word.start, word.end, glosses)
-            out = [a + b for a, b in zip(out, extra, strict=True)]
-        return out
-
-    if similarity is None:
-        return Ranking(senses)
+        glosses = [s.definition() for s in synsets]
+        return sense_bonus(similarity, prompt, word.start, word.end, glosses)
 
     def candidates(forms: list[str]) -> list[float]:
         cased = [match_case(f, word.text) for f in forms]
         return candidate_bonus(similarity, prompt, word.start, word.end, cased)
 
-    return Ranking(senses, candidates)
+    return Ranking(senses, prefer=animate, candidates=candidates)
 
 
 def wordnet_candidates(
