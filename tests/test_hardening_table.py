@@ -231,8 +231,8 @@ def cases(comfy, tiny_sd1, tiny_evaluator_file, tmp_path_factory):
         ("Load Run Record", "`candidates` missing",
          record_file("partial.json", json.dumps({"method": "hybrid", "config": {},
                                                  "space": json.loads(_space_json())}).encode())),  # fmt: skip
-        ("Load Run Record", "`config.generations` a string",
-         record_file("config.json", json.dumps({**record.to_dict(), "config": {"generations": "40"}}).encode())),
+        ("Load Run Record", "`config.evaluations` a string",
+         record_file("config.json", json.dumps({**record.to_dict(), "config": {"evaluations": "40"}}).encode())),
     ]  # fmt: skip
 
 
