@@ -31,6 +31,7 @@ def fixed_text(space: SearchSpace, negative_prompt: str = "") -> str:
     return space.prompt if space.mode == "negative" else negative_prompt
 
 
+@torch.no_grad()
 def render_images(
     backend: DiffusionBackend,
     positives: Sequence[str],
@@ -38,7 +39,8 @@ def render_images(
     seeds: Sequence[int],
     batch_size: int = 8,
 ) -> torch.Tensor:
-    """Images ``(N, 3, H, W)`` of N (positive, negative, seed) triples; full sampling, no grad."""
+    """Images ``(N, 3, H, W)`` of N (positive, negative, seed) triples; full sampling, no
+    gradient (the contract is on the function)."""
     if not len(positives) == len(negatives) == len(seeds):
         raise ValueError(
             f"expected equal numbers of positives, negatives and seeds, got "
@@ -55,19 +57,17 @@ def render_images(
 
     steps = len(backend.sigmas) - 1
     out = []
-    with torch.no_grad():
-        for lo in range(0, len(seeds), batch_size):
-            hi = min(lo + batch_size, len(seeds))
-            pos = concat_conditionings([encode(t) for t in positives[lo:hi]])
-            neg = concat_conditionings([encode(t) for t in negatives[lo:hi]])
-            batch_seeds = [int(s) for s in seeds[lo:hi]]
-            latents = backend.sample(
-                backend.noise(batch_seeds), pos, neg, 0, steps, seeds=batch_seeds
-            )
-            out.append(backend.decode(latents))
+    for lo in range(0, len(seeds), batch_size):
+        hi = min(lo + batch_size, len(seeds))
+        pos = concat_conditionings([encode(t) for t in positives[lo:hi]])
+        neg = concat_conditionings([encode(t) for t in negatives[lo:hi]])
+        batch_seeds = [int(s) for s in seeds[lo:hi]]
+        latents = backend.sample(backend.noise(batch_seeds), pos, neg, 0, steps, seeds=batch_seeds)
+        out.append(backend.decode(latents))
     return torch.cat(out)
 
 
+@torch.no_grad()
 def evaluate(
     backend: DiffusionBackend,
     scorer: ImageTextScorer,
@@ -107,8 +107,7 @@ def evaluate(
             [seeds[s] for _, s in chunk],
             batch_size,
         )
-        with torch.no_grad():
-            values = objective(scorer.embed_images(images), target, space.mode)
+        values = objective(scorer.embed_images(images), target, space.mode)
         for (c, s), v in zip(chunk, values.tolist(), strict=True):
             losses[c, s] = v
         if on_batch is not None:

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 
 from .config import EPOConfig
 from .record import Candidate
-from .run import SearchRun
+from .run import Phase, SearchRun
 from .sampling import MAX_TRIES_PER_SAMPLE, Choice, Sampler, fill_unseen, sample_unique
 from .space import SearchSpace
 
@@ -67,7 +67,7 @@ def evolve(
     run: SearchRun,
     initial: Sampler,
     config: EPOConfig | None = None,
-    first: Sequence[tuple[Choice, str]] = (),
+    first: Sequence[tuple[Choice, Phase]] = (),
 ) -> list[Candidate]:
     """EPO within the run's budget: a first population from ``initial``, then generations.
 

@@ -16,8 +16,10 @@ from .relaxation import CandidateTokens, encode_relaxed, gumbel_softmax, tokeniz
 from .shortcut import GradientMode, gradient_images, step_schedule
 from .space import SearchSpace
 
-# on_iteration(iteration index, loss, current logits as rows); may raise StopSearch.
-IterationHook = Callable[[int, float, tuple[tuple[float, ...], ...]], None]
+# on_iteration(iteration index, loss, current logits as rows, preview); may raise StopSearch.
+# preview: the image the iteration scored on its first seed, (1, 3, H, W) on the CPU: the decoded
+# clean-latent estimate of the sampled (argmax-layout) text at the shortcut step.
+IterationHook = Callable[[int, float, tuple[tuple[float, ...], ...], torch.Tensor], None]
 
 OPTIMIZER_FACTORIES: dict[str, Callable[[list[torch.Tensor], GPOConfig], torch.optim.Optimizer]] = {
     "rmsprop": lambda p, c: torch.optim.RMSprop(p, lr=c.learning_rate, momentum=c.momentum),
@@ -77,14 +79,36 @@ def relaxed_loss(
     ``fixed`` is the conditioning ``(1, T, D)`` of the text that is not optimized; ``seeds``
     are those of ``noise`` (for samplers that draw noise while sampling).
     """
-    with torch.enable_grad():
-        batch = noise.shape[0]
-        optimized = encode_relaxed(backend, space, weights, candidates).expand(batch, -1, -1)
-        positive, negative = condition_pair(space, optimized, fixed.expand(batch, -1, -1))
-        images = gradient_images(
-            gradient, backend, noise, positive, negative, step, grad_steps, seeds
-        )
-        return objective(scorer.embed_images(images), prompt_embedding, space.mode).mean()
+    return relaxed_loss_and_images(
+        backend, scorer, space, weights, noise, fixed, prompt_embedding, gradient=gradient,
+        step=step, grad_steps=grad_steps, candidates=candidates, seeds=seeds,
+    )[0]  # fmt: skip
+
+
+@torch.enable_grad()
+def relaxed_loss_and_images(
+    backend: DiffusionBackend,
+    scorer: ImageTextScorer,
+    space: SearchSpace,
+    weights: Sequence[torch.Tensor],
+    noise: torch.Tensor,
+    fixed: torch.Tensor,
+    prompt_embedding: torch.Tensor,
+    *,
+    gradient: GradientMode = "shortcut",
+    step: int = 0,
+    grad_steps: int = 1,
+    candidates: CandidateTokens | None = None,
+    seeds: Sequence[int] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``relaxed_loss`` and the images it scored ``(B, 3, H, W)`` (part of the graph); the
+    gradient contract is on the function: autograd is on, whatever the caller's mode."""
+    batch = noise.shape[0]
+    optimized = encode_relaxed(backend, space, weights, candidates).expand(batch, -1, -1)
+    positive, negative = condition_pair(space, optimized, fixed.expand(batch, -1, -1))
+    images = gradient_images(gradient, backend, noise, positive, negative, step, grad_steps, seeds)
+    loss = objective(scorer.embed_images(images), prompt_embedding, space.mode).mean()
+    return loss, images
 
 
 def learn_distribution(
@@ -124,7 +148,7 @@ def learn_distribution(
         batch_seeds = [seeds[(i * per_iteration + j) % len(seeds)] for j in range(per_iteration)]
         optimizer.zero_grad(set_to_none=True)
         weights = gumbel_softmax(logits, config.temperature, config.hard, generator)
-        loss = relaxed_loss(
+        loss, images = relaxed_loss_and_images(
             backend,
             scorer,
             space,
@@ -150,7 +174,7 @@ def learn_distribution(
         curve.append(float(loss.detach()))
         calls.append(steps if config.gradient == "full" else min(step + config.grad_steps, steps))
         if on_iteration is not None:
-            on_iteration(i, curve[-1], logits_rows(logits))
+            on_iteration(i, curve[-1], logits_rows(logits), images[:1].detach().cpu())
     cost = gradient_cost(calls, [per_iteration] * len(calls), steps, len(seeds))
     return GPOResult(logits=logits_rows(logits), loss_curve=tuple(curve), cost=cost)
 

@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 import torch
 
@@ -19,9 +19,29 @@ from .space import SearchSpace
 
 log = logging.getLogger(__name__)
 
-# callback(progress) -> False to stop; progress keys: phase, iteration, total, best_loss,
-# best_text, image (best image so far on the first search seed, (1, 3, H, W), or None), record.
-Callback = Callable[[dict[str, Any]], "bool | None"]
+Phase = Literal[
+    "gradient", "original", "argmax", "initial", "evolution", "random", "sampling", "done"
+]
+PHASES: tuple[Phase, ...] = get_args(Phase)  # what proposed a candidate, and "gradient"/"done"
+
+
+class Progress(TypedDict):
+    """What the callback sees after every gradient iteration and every evaluated batch."""
+
+    phase: Phase
+    iteration: int  # gradient: the iteration; else evaluations spent (gradient charge included)
+    total: int  # gradient: the iterations; else the budget in evaluations
+    best_loss: float | None  # the best candidate's mean loss so far (signed, as recorded)
+    best_text: str | None
+    image: torch.Tensor | None  # the best candidate's image on the first search seed (1, 3, H, W)
+    record: RunRecord  # everything so far
+    loss: NotRequired[float]  # gradient: this iteration's relaxed loss
+    preview: NotRequired[torch.Tensor]  # gradient: the image it scored (x0 estimate, first seed)
+    holdout_images: NotRequired[torch.Tensor | None]  # done: (2, seeds, 3, H, W), original, best
+
+
+# callback(progress) -> False to stop (or raise StopSearch)
+Callback = Callable[[Progress], "bool | None"]
 
 
 class StopSearch(Exception):
@@ -53,6 +73,9 @@ class SearchRun:
         self.loss_curve: list[float] = []
         self.gradient_evaluations = 0  # the gradient phase's charge against the budget
         self.holdout: HoldoutReport | None = None
+        # held-out images, (2, seeds, 3, H, W): the original's row, then the best's (kept so
+        # that a before/after grid need not render them again)
+        self.holdout_images: torch.Tensor | None = None
         self.timings: dict[str, float] = {}
         self.stopped_early = False
 
@@ -73,7 +96,7 @@ class SearchRun:
     def evaluate(
         self,
         choices: Sequence[Sequence[int]],
-        phase: str | Sequence[str],
+        phase: Phase | Sequence[Phase],
         generation: int = 0,
     ) -> list[Candidate]:
         """Evaluate new choices on the search seeds (at most the remaining budget).
@@ -82,7 +105,7 @@ class SearchRun:
         progress after every backend batch group; raises StopSearch when the callback asks to
         stop, after recording what was already evaluated.
         """
-        phases = [phase] * len(choices) if isinstance(phase, str) else list(phase)
+        phases: list[Phase] = [phase] * len(choices) if isinstance(phase, str) else list(phase)
         if len(phases) != len(choices):
             raise ValueError(f"expected one phase per choice, got {len(phases)} for {len(choices)}")
         choices = [self.space.check_choice(c) for c in choices][: max(self.remaining, 0)]
@@ -129,11 +152,11 @@ class SearchRun:
         return out
 
     # --- progress --------------------------------------------------------------------------
-    def report(self, phase: str, iteration: int, total: int, **extra: Any) -> None:
-        """Call the callback; raise StopSearch if it returns False."""
+    def report(self, phase: Phase, iteration: int, total: int, **extra: Any) -> None:
+        """Call the callback with a ``Progress``; raise StopSearch if it returns False."""
         if self.callback is None:
             return
-        progress = {
+        progress: Progress = {
             "phase": phase,
             "iteration": iteration,
             "total": total,
@@ -141,7 +164,7 @@ class SearchRun:
             "best_text": None if self.best is None else self.best.text,
             "image": self.best_image,
             "record": self.snapshot(),
-            **extra,
+            **extra,  # type: ignore[typeddict-item]  # the NotRequired keys, per phase
         }
         if self.callback(progress) is False:
             raise StopSearch(f"stopped by the callback during {phase} at {iteration}/{total}")
@@ -171,6 +194,14 @@ class SearchRun:
             [self.best.choice] if self.best.choice == original else [self.best.choice, original]
         )
         start = time.perf_counter()
+        kept: dict[tuple[int, int], torch.Tensor] = {}
+
+        def keep(
+            indices: list[int], seeds: list[int], images: torch.Tensor, _: torch.Tensor
+        ) -> None:
+            for j, key in enumerate(zip(indices, seeds, strict=True)):
+                kept[key] = images[j].detach().cpu()
+
         losses = evaluate(
             self.backend,
             self.scorer,
@@ -180,6 +211,11 @@ class SearchRun:
             self.prompt_embedding,
             self.config.batch_size,
             negative_prompt=self.config.negative_prompt,
+            on_batch=keep,
+        )
+        rows = [len(choices) - 1, 0]  # the original's row (the last choice), then the best's
+        self.holdout_images = torch.stack(
+            [torch.stack([kept[r, s] for s in self.config.holdout_seeds]) for r in rows]
         )
         self.timed("holdout", time.perf_counter() - start)
         best = tuple(float(v) for v in losses[0].tolist())

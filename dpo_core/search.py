@@ -19,12 +19,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+import torch
+
 from .config import SearchConfig
 from .evolution import evolve
 from .gpo import learn_distribution
 from .protocols import DiffusionBackend, ImageTextScorer
 from .record import RunRecord
-from .run import Callback, SearchRun, StopSearch
+from .run import Callback, Phase, SearchRun, StopSearch
 from .sampling import (
     Choice,
     Sampler,
@@ -37,10 +39,12 @@ from .space import SearchSpace
 
 log = logging.getLogger(__name__)
 
-ORIGINAL, ARGMAX = "original", "argmax"  # phases of the candidates every method starts with
+# phases of the candidates every method starts with
+ORIGINAL: Phase = "original"
+ARGMAX: Phase = "argmax"
 
 
-def opening(run: SearchRun, learned: bool) -> list[tuple[Choice, str]]:
+def opening(run: SearchRun, learned: bool) -> list[tuple[Choice, Phase]]:
     """The first candidates: the user's original, then (after a gradient phase) the argmax of
     the learned distribution when it differs."""
     first = [(run.space.original_choice(), ORIGINAL)]
@@ -51,7 +55,7 @@ def opening(run: SearchRun, learned: bool) -> list[tuple[Choice, str]]:
     return first
 
 
-def sample_search(run: SearchRun, sampler: Sampler, phase: str, learned: bool) -> None:
+def sample_search(run: SearchRun, sampler: Sampler, phase: Phase, learned: bool) -> None:
     """The opening, then distinct draws from ``sampler``, one population at a time."""
     population = run.config.epo.population
     pending = opening(run, learned)
@@ -79,10 +83,12 @@ def gradient_phase(run: SearchRun) -> tuple[tuple[float, ...], ...]:
     and the phase's model calls are charged to the budget."""
     config = run.config.gpo
 
-    def on_iteration(i: int, loss: float, logits: tuple[tuple[float, ...], ...]) -> None:
+    def on_iteration(
+        i: int, loss: float, logits: tuple[tuple[float, ...], ...], preview: torch.Tensor
+    ) -> None:
         run.logits = logits
         run.loss_curve.append(loss)
-        run.report("gradient", i + 1, config.iterations, loss=loss)
+        run.report("gradient", i + 1, config.iterations, loss=loss, preview=preview)
 
     start = time.perf_counter()
     try:
@@ -180,7 +186,7 @@ def optimize(
     record = run.snapshot()
     if callback is not None and not run.stopped_early:
         try:
-            run.report("done", run.spent, config.evaluations)
+            run.report("done", run.spent, config.evaluations, holdout_images=run.holdout_images)
         except StopSearch:
             pass
     return record

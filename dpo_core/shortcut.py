@@ -37,6 +37,7 @@ def initial_latent(backend: DiffusionBackend, noise: torch.Tensor) -> torch.Tens
     return backend.initial_latent(noise)
 
 
+@torch.no_grad()
 def latent_at_step(
     backend: DiffusionBackend,
     noise: torch.Tensor,
@@ -51,10 +52,7 @@ def latent_at_step(
     so the prefix equals KSampler's first ``step`` steps for the same seeds."""
     if step == 0:
         return initial_latent(backend, noise).detach()
-    with torch.no_grad():
-        return backend.sample(
-            noise, positive.detach(), negative.detach(), 0, step, seeds=seeds
-        ).detach()
+    return backend.sample(noise, positive.detach(), negative.detach(), 0, step, seeds=seeds)
 
 
 def images_with_gradient(

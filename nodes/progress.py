@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import comfy.model_management
 import comfy.utils
 import torch
 from PIL import Image
+
+from dpo_core.run import Progress
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class NodeProgress:
         self.record_path = record_path
         self.bar = comfy.utils.ProgressBar(1, node_id=node_id)
 
-    def __call__(self, progress: dict[str, Any]) -> bool:
+    def __call__(self, progress: Progress) -> bool:
         record = progress.get("record")
         if record is not None and self.record_path is not None:
             record.save(self.record_path)

@@ -14,7 +14,7 @@ from dpo_core.config import EPOConfig, GPOConfig, SearchConfig
 from dpo_core.evaluation import evaluate, render_images
 from dpo_core.gpo import GPOResult, learn_distribution
 from dpo_core.record import RunRecord
-from dpo_core.run import StopSearch
+from dpo_core.run import PHASES, StopSearch
 from dpo_core.sampling import distribution_sampler, softmax_rows
 from dpo_core.search import METHODS, optimize
 from tests.tiny_backend import TinyBackend, TinyScorer, negative_space, positive_space
@@ -262,3 +262,27 @@ def test_a_given_distribution_brings_its_charge_and_old_records_load():
     data["config"]["generations"] = 2  # a record from before budgets were evaluations
     old = RunRecord.from_dict(data)
     assert old.config.evaluations == 2 * config.epo.population and old.gradient_evaluations == 0
+
+
+def test_progress_carries_the_gradient_preview_and_the_held_out_images():
+    """Typed progress: gradient iterations carry the image they scored; the final report
+    carries the held-out images (original row, best row), the images the holdout losses
+    came from, so a before/after grid need not render them again."""
+    seen = []
+    record = small_run("hybrid", callback=lambda progress: seen.append(progress))
+    gradient = [p for p in seen if p["phase"] == "gradient"]
+    assert len(gradient) == 4 and all(p["preview"].shape == (1, 3, 16, 16) for p in gradient)
+    assert set(p["phase"] for p in seen) <= set(PHASES)
+    done = seen[-1]
+    assert done["phase"] == "done" and done["iteration"] == done["total"] == 12
+    images = done["holdout_images"]
+    assert images.shape == (2, 2, 3, 16, 16)
+    space, config = record.space, record.config
+    backend, scorer = TinyBackend(), TinyScorer()
+    for row, choice in enumerate((space.original_choice(), record.best.choice)):
+        texts = [space.render(choice)] * 2
+        again = render_images(backend, [space.prompt] * 2, texts, config.holdout_seeds)
+        assert torch.allclose(images[row], again, atol=1e-6)
+    target = scorer.embed_texts([space.prompt])
+    losses = evaluate(backend, scorer, space, [record.best.choice], config.holdout_seeds, target)
+    assert losses[0].tolist() == pytest.approx(list(record.holdout.best_losses))
