@@ -2,7 +2,9 @@
 
 SD1.5 architecture (four-level UNet, CLIP-L, SD VAE), 512x512, UNet and VAE in float16, random
 weights (none can be downloaded where this was written), CLIP ViT-B/32 scorer, through
-ComfyUI's MODEL/CLIP/VAE on the GPU. Prints and writes to JSON:
+ComfyUI's MODEL/CLIP/VAE on the GPU. ``--family sd2`` / ``--family sdxl`` measure SD 2.x
+(OpenCLIP-H, 768x768) or SDXL (clip_l + clip_g, 1024x1024) at full size instead. Prints and
+writes to JSON:
 
 1. gradient cost: seconds and peak GPU memory per iteration, shortcut K = 1, 2, 4 and full,
    at 5, 10, 20, 50 steps (full until it runs out of memory);
@@ -16,7 +18,9 @@ script is executed where no GPU is available; memory is then the activations sav
 backward instead of GPU memory.
 
 Run: python benchmarks/gpu_full_size.py            (a CUDA machine, after the setup)
-     python benchmarks/gpu_full_size.py --dry-run  (anywhere)
+     python benchmarks/gpu_full_size.py --family sdxl
+     python benchmarks/gpu_full_size.py --dry-run  (anywhere; with --family: that family's
+                                                     small test models)
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 log = logging.getLogger("benchmarks.gpu_full_size")
+
+
+# --family: the full-size spec of common.MODEL_SPECS and its native image side; with --dry-run
+# the tests' small models of that family.
+FAMILY_MODELS = {"sd1": ("sd15", 512), "sd2": ("sd2", 768), "sdxl": ("sdxl", 1024)}
+SMALL_FAMILY_MODELS = {"sd1": "tiny", "sd2": "sd2-small", "sdxl": "sdxl-small"}
 
 
 class Meter:
@@ -181,7 +191,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     common.add_common_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny models (seconds)")
     parser.add_argument("--model", default="sd15", choices=sorted(common.MODEL_SPECS))
-    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument(
+        "--family", choices=sorted(FAMILY_MODELS),
+        help="model family at full size (overrides --model); its native image size by default",
+    )  # fmt: skip
+    parser.add_argument("--size", type=int, default=None, help="image side (default: 512, or the "
+                        "family's native size)")  # fmt: skip
     parser.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50])
     parser.add_argument("--grad-steps", type=int, nargs="+", default=[1, 2, 4])
@@ -193,8 +208,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--hybrid-evaluations", type=int, default=40)
     args = parser.parse_args(argv)
     args.device = "cuda"
+    if args.family:
+        args.model, native = FAMILY_MODELS[args.family]
+        args.size = args.size or native
+    args.size = args.size or 512
     if args.dry_run or args.tiny:
-        args.device, args.model, args.size, args.dtype = "cpu", "tiny", 32, "float32"
+        small = SMALL_FAMILY_MODELS[args.family or "sd1"]
+        args.device, args.model, args.size, args.dtype = "cpu", small, 32, "float32"
         args.steps, args.grad_steps, args.repeats = [2, 4], [1, 2], 1
         args.overhead_steps, args.eval_steps, args.batch = 4, 3, 4
         args.hybrid_iterations, args.hybrid_evaluations = 2, 8

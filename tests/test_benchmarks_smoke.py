@@ -66,6 +66,13 @@ def test_gpu_script_dry_run(bench, tmp_path):
     assert data["hybrid"]["evaluations"] == 8 and data["hybrid"]["gradient_iterations"] == 2
 
 
+def test_family_cost_tiny(bench, tmp_path):
+    data = bench("family_cost").main(["--tiny", "--threads", "1", "--out", str(tmp_path)])
+    assert set(data["medians"]) == {"sd1", "sd2", "sdxl"}
+    assert all(seconds > 0 for seconds in data["medians"].values())
+    assert data["ratio_sdxl_to_sd1"] == data["medians"]["sdxl"] / data["medians"]["sd1"]
+
+
 @pytest.mark.parametrize("space", ["wordnet", "vocabulary"])
 def test_faithfulness_tiny(bench, tmp_path, space):
     out = tmp_path / "faithfulness.json"

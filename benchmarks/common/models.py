@@ -19,6 +19,12 @@ if str(REPO_ROOT) not in sys.path:  # appended: ComfyUI's own top-level modules 
 # checkpoint), with the full CLIP-L text encoder and the full SD VAE. ``SD15_FULL_UNET`` (an
 # empty override: the four-level 860M-parameter UNet) is what the GPU script runs. The small
 # models of the search benchmark and the smoke test are the tests' (model_builders/layouts.py).
+from model_builders.family_layouts import (
+    SMALL_SD2_TEXT,
+    SMALL_SD2_UNET,
+    SMALL_SDXL_TEXT,
+    SMALL_UNET,
+)
 from model_builders.layouts import (
     DETECTABLE_SD15_UNET as SD15_CPU_UNET,
 )
@@ -48,6 +54,9 @@ class ModelSpec:
     # Re-draw weight matrices as N(0, 1/fan_in): at the builders' N(0, 0.02) a narrow random
     # UNet barely reacts to its text, and every negative prompt would score the same.
     fan_in_init: bool = False
+    # Model family ("sd1", "sd2", "sdxl"): which builders. For sd2 and sdxl ``text`` overrides
+    # the text encoders' configs (SDXL: the same overrides for clip_l and clip_g).
+    family: str = "sd1"
 
 
 MODEL_SPECS: dict[str, ModelSpec] = {
@@ -57,6 +66,16 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     "sd15": ModelSpec("sd15", SD15_FULL_UNET, {}, {}, COST_SCORER_ARCH),
     # the tests' tiny world
     "tiny": ModelSpec("tiny", TINY_UNET, TINY_TEXT, TINY_VAE, "", TINY_EVALUATOR, True),
+    # SD 2.x and SDXL at full size (for a GPU): ComfyUI's layouts, OpenCLIP-H / clip_l + clip_g
+    "sd2": ModelSpec("sd2", {}, {}, {}, COST_SCORER_ARCH, family="sd2"),
+    "sdxl": ModelSpec("sdxl", {}, {}, {}, COST_SCORER_ARCH, family="sdxl"),
+    # the tests' small SD 2.x and SDXL (SDXL keeps its 2048-wide context and 2816 ADM inputs)
+    "sd2-small": ModelSpec(
+        "sd2-small", SMALL_SD2_UNET, SMALL_SD2_TEXT, TINY_VAE, "", TINY_EVALUATOR, family="sd2"
+    ),
+    "sdxl-small": ModelSpec(
+        "sdxl-small", SMALL_UNET, SMALL_SDXL_TEXT, TINY_VAE, "", TINY_EVALUATOR, family="sdxl"
+    ),
 }
 
 
@@ -68,6 +87,8 @@ def build_models(spec: ModelSpec, seed: int = 0, dtype: Any = None) -> tuple[Any
     """
     from dpo_diff.model_builders.sd1 import build_sd1_clip, build_sd1_model, build_sd1_vae
 
+    if spec.family != "sd1":
+        return _cast(*_build_other_family(spec, seed), dtype)
     parts = _cached_weights(spec, seed)
     model = build_sd1_model(spec.unet, state_dict=parts.get("unet"), seed=seed)
     clip = build_sd1_clip(spec.text, state_dict=parts.get("clip"), seed=seed + 1)
@@ -79,6 +100,10 @@ def build_models(spec: ModelSpec, seed: int = 0, dtype: Any = None) -> tuple[Any
             ):
                 fill_fan_in(module, seed + 10 + i)
         _save_weights(spec, seed, model, clip, vae)
+    return _cast(model, clip, vae, dtype)
+
+
+def _cast(model: Any, clip: Any, vae: Any, dtype: Any) -> tuple[Any, Any, Any]:
     if dtype is not None:
         unet = model.model.diffusion_model
         unet.to(dtype)
@@ -86,6 +111,24 @@ def build_models(spec: ModelSpec, seed: int = 0, dtype: Any = None) -> tuple[Any
         vae.first_stage_model.to(dtype)
         vae.vae_dtype = dtype
     return model, clip, vae
+
+
+def _build_other_family(spec: ModelSpec, seed: int) -> tuple[Any, Any, Any]:
+    """SD 2.x or SDXL models of ``spec`` (seeded, not cached: the SD1 cache's key layout is
+    CLIP-L's)."""
+    from dpo_diff.model_builders.sd1 import build_sd1_vae
+    from dpo_diff.model_builders.sd2 import build_sd2_clip, build_sd2_model
+    from dpo_diff.model_builders.sdxl import build_sdxl_clip, build_sdxl_model
+
+    if spec.family == "sd2":
+        model = build_sd2_model(spec.unet, seed=seed)
+        clip = build_sd2_clip(spec.text, seed=seed + 1)
+    elif spec.family == "sdxl":
+        model = build_sdxl_model(spec.unet, seed=seed)
+        clip = build_sdxl_clip(spec.text, spec.text, seed=seed + 1)
+    else:
+        raise ValueError(f"unknown model family {spec.family!r}")
+    return model, clip, build_sd1_vae(spec.vae, seed=seed + 2)
 
 
 def fill_fan_in(module: Any, seed: int) -> None:
