@@ -135,3 +135,12 @@ def test_a_word_offered_by_two_slots_is_kept_once():
     result = build_space(PROMPT, "negative", override_json=text)
     assert [s.candidates for s in result.space.slots] == [("", "dog", "fox"), ("", "chair")]
     assert any("kept once" in w and "'Dog' (sofa; kept in cat)" in w for w in result.warnings)
+
+
+def test_candidates_as_long_as_each_other_are_kept_and_slots_go_instead():
+    space = _negative(*((f"w{j}", tuple(f"word{k} extraordinarily" for k in "abcd"))
+                        for j in range(10)))  # fmt: skip
+    trimmed, notes = fit_token_budget(space, estimate_tokens, 20)
+    # dropping some of four equally long candidates gains no token; whole slots go instead
+    assert all(len(s.candidates) == 5 for s in trimmed.slots) and len(trimmed.slots) < 10
+    assert "longest candidates" not in notes[0] and _worst(trimmed) <= 20

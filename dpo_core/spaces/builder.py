@@ -244,9 +244,16 @@ def fit_token_budget(
         i = -i
         if -size != longest(i) or len(options[i]) < 2 or longest(i) <= max(1, option0[i]):
             continue  # stale entry, or this slot cannot shrink
-        before = cost(i)
-        slot = space.slots[i]
-        trimmed.append(f"{_short(slot.candidates[options[i].pop()])} ({slot.word or 'library'})")
+        before, slot = cost(i), space.slots[i]
+        # the slot's longest candidates (all of them, when several are as long) go together:
+        # dropping only some of them would lose candidates and gain no token
+        popped = []
+        while len(options[i]) > 1 and tokens(slot.candidates[options[i][-1]]) == -size:
+            popped.append(options[i].pop())
+        if cost(i) >= before:  # every alternative is that long: leave it whole
+            options[i].extend(reversed(popped))
+            continue
+        trimmed += [f"{_short(slot.candidates[k])} ({slot.word or 'library'})" for k in popped]
         current -= before - cost(i)
         heapq.heappush(heap, (-longest(i), -i))
         if check_interrupt is not None and len(trimmed) % 64 == 0:
