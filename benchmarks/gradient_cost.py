@@ -63,7 +63,7 @@ class GradientIteration:
         import torch
 
         from dpo_core.config import GPOConfig
-        from dpo_core.gpo import OPTIMIZER_FACTORIES
+        from dpo_core.optimizers import OPTIMIZERS
         from dpo_core.relaxation import tokenize_candidates
 
         self.backend, self.scorer, self.space = backend, scorer, space
@@ -74,7 +74,8 @@ class GradientIteration:
             a = torch.zeros(n)
             a[1] = 3.0
             self.logits.append(a.requires_grad_(True))
-        self.optimizer = OPTIMIZER_FACTORIES[self.config.optimizer](self.logits, self.config)
+        kind, c = OPTIMIZERS[self.config.optimizer], self.config
+        self.optimizer = kind.make(self.logits, c.learning_rate, c.momentum)
         self.candidates = tokenize_candidates(backend, space)
         with torch.no_grad():
             self.fixed = backend.encode_text([space.prompt])

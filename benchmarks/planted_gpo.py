@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from dpo_core import gpo as gpo_module  # noqa: E402
 from dpo_core.config import GPOConfig  # noqa: E402
 from dpo_core.evaluation import render_images  # noqa: E402
 from dpo_core.gpo import learn_distribution  # noqa: E402
+from dpo_core.optimizers import OPTIMIZERS  # noqa: E402
 from tests.tiny_backend import TinyBackend, TinyScorer, negative_space  # noqa: E402
 
 SEARCH_SEEDS = (0, 1)
@@ -49,10 +49,10 @@ def main() -> None:
         config = dataclasses.replace(config, seeds_per_iteration=args.seeds_per_iteration)
 
     without = [0, 0]  # slot-iterations without a gradient, all slot-iterations
-    factory = gpo_module.OPTIMIZER_FACTORIES[config.optimizer]
+    kind = OPTIMIZERS[config.optimizer]
 
-    def counting(params, cfg):
-        optimizer = factory(params, cfg)
+    def counting(params, lr, momentum):
+        optimizer = kind.make(params, lr, momentum)
         step = optimizer.step
 
         def counted_step(*a, **k):
@@ -64,7 +64,7 @@ def main() -> None:
         optimizer.step = counted_step  # type: ignore[method-assign]
         return optimizer
 
-    gpo_module.OPTIMIZER_FACTORIES[config.optimizer] = counting
+    OPTIMIZERS[config.optimizer] = dataclasses.replace(kind, make=counting)
     hits, start = 0, time.perf_counter()
     for seed in range(args.runs):
         result = learn_distribution(backend, scorer, space, config, SEARCH_SEEDS, target,

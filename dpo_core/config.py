@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any
 
+from .optimizers import OPTIMIZERS, OptimizerName
 from .shortcut import GRADIENT_MODES, STEP_MODES, GradientMode, StepMode
-
-OptimizerName = Literal["rmsprop", "adam", "sgd"]
-OPTIMIZERS: tuple[OptimizerName, ...] = ("rmsprop", "adam", "sgd")
 
 
 @dataclass(frozen=True)
@@ -40,9 +38,9 @@ class GPOConfig:
         if self.iterations < 0:
             raise ValueError(f"expected iterations >= 0, got {self.iterations}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"expected optimizer in {OPTIMIZERS}, got {self.optimizer!r}")
+            raise ValueError(f"expected optimizer in {tuple(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.gradient not in GRADIENT_MODES:
-            raise ValueError(f"expected gradient in {GRADIENT_MODES}, got {self.gradient!r}")
+            raise ValueError(f"expected gradient in {tuple(GRADIENT_MODES)}, got {self.gradient!r}")
         if self.step_mode not in STEP_MODES:
             raise ValueError(f"expected step_mode in {STEP_MODES}, got {self.step_mode!r}")
         if self.logit_min > self.logit_max:

@@ -11,6 +11,7 @@ import torch
 from .config import GPOConfig
 from .evaluation import condition_pair, fixed_text
 from .losses import objective
+from .optimizers import OPTIMIZERS
 from .protocols import DiffusionBackend, ImageTextScorer
 from .relaxation import CandidateTokens, encode_relaxed, gumbel_softmax, tokenize_candidates
 from .shortcut import GradientMode, gradient_images, step_schedule
@@ -20,12 +21,6 @@ from .space import SearchSpace
 # preview: the image the iteration scored on its first seed, (1, 3, H, W) on the CPU: the decoded
 # clean-latent estimate of the sampled (argmax-layout) text at the shortcut step.
 IterationHook = Callable[[int, float, tuple[tuple[float, ...], ...], torch.Tensor], None]
-
-OPTIMIZER_FACTORIES: dict[str, Callable[[list[torch.Tensor], GPOConfig], torch.optim.Optimizer]] = {
-    "rmsprop": lambda p, c: torch.optim.RMSprop(p, lr=c.learning_rate, momentum=c.momentum),
-    "adam": lambda p, c: torch.optim.Adam(p, lr=c.learning_rate),
-    "sgd": lambda p, c: torch.optim.SGD(p, lr=c.learning_rate, momentum=c.momentum),
-}
 
 
 @dataclass(frozen=True)
@@ -127,7 +122,7 @@ def learn_distribution(
     if not seeds:
         raise ValueError("expected at least one search seed, got none")
     logits = initial_logits(space, config)
-    optimizer = OPTIMIZER_FACTORIES[config.optimizer](logits, config)
+    optimizer = OPTIMIZERS[config.optimizer].make(logits, config.learning_rate, config.momentum)
     candidates = tokenize_candidates(backend, space)
     with torch.no_grad():
         fixed = backend.encode_text([fixed_text(space, negative_prompt)])

@@ -14,7 +14,8 @@ sampler its images are KSampler's); the shortcut's no-gradient prefix uses the c
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -22,7 +23,6 @@ import torch
 from .protocols import DiffusionBackend
 
 GradientMode = Literal["shortcut", "full"]
-GRADIENT_MODES: tuple[GradientMode, ...] = ("shortcut", "full")
 StepMode = Literal["walk", "random"]
 STEP_MODES: tuple[StepMode, ...] = ("walk", "random")
 
@@ -118,6 +118,44 @@ def step_schedule(
     return [walk[i % len(walk)] for i in range(iterations)]
 
 
+ImagesFn = Callable[
+    [DiffusionBackend, torch.Tensor, torch.Tensor, torch.Tensor, int, int, "Sequence[int] | None"],
+    torch.Tensor,
+]  # (backend, noise, positive, negative, step, grad_steps, seeds) -> images with a graph
+
+
+def _shortcut(
+    backend: DiffusionBackend, noise: torch.Tensor, positive: torch.Tensor,
+    negative: torch.Tensor, step: int, grad_steps: int, seeds: Sequence[int] | None,
+) -> torch.Tensor:  # fmt: skip
+    k = min(grad_steps, len(backend.sigmas) - 1 - step)
+    return images_with_gradient(backend, noise, positive, negative, step, k, seeds)
+
+
+def _full(
+    backend: DiffusionBackend, noise: torch.Tensor, positive: torch.Tensor,
+    negative: torch.Tensor, step: int, grad_steps: int, seeds: Sequence[int] | None,
+) -> torch.Tensor:  # fmt: skip
+    return images_with_gradient(backend, noise, positive, negative, 0, len(backend.sigmas) - 1)
+
+
+@dataclass(frozen=True)
+class GradientKind:
+    description: str
+    images: ImagesFn
+
+
+GRADIENT_MODES: dict[GradientMode, GradientKind] = {
+    "shortcut": GradientKind(
+        "no-gradient sampling to step t, then grad_steps model calls with gradient (the paper)",
+        _shortcut,
+    ),
+    "full": GradientKind(
+        "backpropagation through every step from the starting latent, Euler steps", _full
+    ),
+}
+
+
 def gradient_images(
     mode: GradientMode,
     backend: DiffusionBackend,
@@ -129,9 +167,6 @@ def gradient_images(
     seeds: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Dispatch on the gradient mode; ``step`` and ``grad_steps`` are ignored by ``full``."""
-    if mode == "shortcut":
-        k = min(grad_steps, len(backend.sigmas) - 1 - step)
-        return images_with_gradient(backend, noise, positive, negative, step, k, seeds)
-    if mode == "full":
-        return images_with_gradient(backend, noise, positive, negative, 0, len(backend.sigmas) - 1)
-    raise ValueError(f"expected a gradient mode in {GRADIENT_MODES}, got {mode!r}")
+    if mode not in GRADIENT_MODES:
+        raise ValueError(f"expected a gradient mode in {tuple(GRADIENT_MODES)}, got {mode!r}")
+    return GRADIENT_MODES[mode].images(backend, noise, positive, negative, step, grad_steps, seeds)

@@ -8,11 +8,11 @@ import random
 import pytest
 import torch
 
-from dpo_core import gpo as gpo_module
 from dpo_core import search
 from dpo_core.config import EPOConfig, GPOConfig, SearchConfig
 from dpo_core.evaluation import evaluate, render_images
 from dpo_core.gpo import GPOResult, learn_distribution
+from dpo_core.optimizers import OPTIMIZERS
 from dpo_core.record import RunRecord
 from dpo_core.run import PHASES, StopSearch
 from dpo_core.sampling import distribution_sampler, softmax_rows
@@ -65,10 +65,10 @@ def test_gpo_finds_the_planted_word_at_the_default_step_range(monkeypatch):
     config = GPOConfig()
     assert (config.step_start, config.step_end, config.seeds_per_iteration) == (0.3, 0.48, 0)
     gradients: list[bool] = []
-    make = gpo_module.OPTIMIZER_FACTORIES[config.optimizer]
+    kind = OPTIMIZERS[config.optimizer]
 
-    def watched(params, cfg):
-        optimizer = make(params, cfg)
+    def watched(params, lr, momentum):
+        optimizer = kind.make(params, lr, momentum)
         step = optimizer.step
 
         def checked_step(*args, **kwargs):
@@ -78,7 +78,7 @@ def test_gpo_finds_the_planted_word_at_the_default_step_range(monkeypatch):
         optimizer.step = checked_step
         return optimizer
 
-    monkeypatch.setitem(gpo_module.OPTIMIZER_FACTORIES, config.optimizer, watched)
+    monkeypatch.setitem(OPTIMIZERS, config.optimizer, dataclasses.replace(kind, make=watched))
     target = scorer.embed_texts([space.prompt])
     hits = 0
     for seed in range(30):
