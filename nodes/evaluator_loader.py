@@ -32,12 +32,13 @@ CONFIG_KEY = "open_clip_config"
 
 
 def register_folder() -> None:
-    """models/dpo_evaluators/, plus any path configured for it in extra_model_paths.yaml."""
-    if FOLDER not in folder_paths.folder_names_and_paths:
-        folder_paths.folder_names_and_paths[FOLDER] = (
-            [os.path.join(folder_paths.models_dir, FOLDER)],
-            EXTENSIONS,
-        )
+    """models/dpo_evaluators/ as a model folder of ComfyUI's own (listed by /models, searched
+    first), after any path extra_model_paths.yaml gave it, with the weight file extensions."""
+    folder_paths.add_model_folder_path(
+        FOLDER, os.path.join(folder_paths.models_dir, FOLDER), is_default=True
+    )
+    paths, extensions = folder_paths.folder_names_and_paths[FOLDER]
+    folder_paths.folder_names_and_paths[FOLDER] = (paths, set(extensions) | EXTENSIONS)
 
 
 register_folder()

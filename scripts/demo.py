@@ -2,10 +2,10 @@
 shipped prompt-enhancement workflow, print the optimized negative prompt and the report, and
 save the before/after images to ``output/demo/``.
 
-By default it runs ``workflows/dpo_tiny_world_enhance.json`` on the tiny trained world that
+By default it runs ``workflows/DPO-Diff tiny world (CPU, no downloads).json`` on the tiny trained world that
 ships with the pack (a small SD1.5-architecture model of coloured shapes, with its own judge),
 so the before/after images mean something on any machine. ``--checkpoint PATH``
-(``make demo CKPT=PATH``) runs ``workflows/dpo_enhance_negative_prompt.json`` on your SD1.x
+(``make demo CKPT=PATH``) runs ``workflows/DPO-Diff negative prompt search.json`` on your SD1.x
 checkpoint instead, judged by ``--evaluator PATH`` (open_clip CLIP ViT-B/32 weights; without
 it a random-weight evaluator stands in and the search has nothing real to optimize).
 """
@@ -26,8 +26,8 @@ from comfy_env import CACHE_DIR  # noqa: E402
 from headless_comfy import HeadlessComfy  # noqa: E402
 
 log = logging.getLogger("demo")
-CHECKPOINT_WORKFLOW = REPO_ROOT / "workflows" / "api" / "dpo_enhance_negative_prompt.json"
-WORLD_WORKFLOW = REPO_ROOT / "workflows" / "api" / "dpo_tiny_world_enhance.json"
+CHECKPOINT_WORKFLOW = REPO_ROOT / "workflows" / "api" / "DPO-Diff negative prompt search.json"
+WORLD_WORKFLOW = REPO_ROOT / "workflows" / "api" / "DPO-Diff tiny world (CPU, no downloads).json"
 GRID_NODE, NEGATIVE_NODE, REPORT_NODE = "9", "14", "10"  # node ids in both workflows
 OUT = REPO_ROOT / "output" / "demo"
 

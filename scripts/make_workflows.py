@@ -1,8 +1,10 @@
 """Write the shipped workflows: API format (``workflows/api/``, run by the tests and the demo)
 and the UI format the editor opens (``workflows/``), converted with the server's /object_info
-so that widget order and types are exactly what ComfyUI expects.
+so that widget order and types are exactly what ComfyUI expects, laid out in groups from the
+node sizes the real frontend computes (measured in headless Chromium), with a screenshot of
+each as its template thumbnail (``workflows/<name>.jpg``).
 
-    python scripts/make_workflows.py          # starts a headless ComfyUI to read /object_info
+    python scripts/make_workflows.py    # starts a headless ComfyUI and opens it in Chromium
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ API_DIR = WORKFLOWS / "api"
 PROMPT = "Orange and brown cat sitting on top of white shoes."
 CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
 EVALUATOR = ("clip-vit-b-32", "open_clip_vit_b_32.safetensors")
+EVALUATOR_FOLDER = "dpo_evaluators"  # models/dpo_evaluators/ (nodes/evaluator_loader.py)
 SAMPLING = {"seed": 0, "steps": 20, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal"}
 SIZE = {"width": 512, "height": 512}
 
@@ -126,11 +129,23 @@ TINY_WORLD_PROMPT = "a small red circle on the right on a white background"
 TINY_WORLD_SETTINGS = {"width": 64, "height": 64, "steps": 20, "cfg": 6.0}
 
 
-FLOWS = {
-    "dpo_enhance_negative_prompt": enhancement_workflow,
-    "dpo_attack_synonyms": attack_workflow,
-    "dpo_tiny_world_enhance": tiny_world_workflow,
-}
+# The editor's template browser titles a pack's workflow with its file name (and describes it
+# with the same name), so the names are written for people; the browser's section for the pack
+# is named by locales/en/main.json, keyed by the pack's folder in custom_nodes/ (which depends
+# on how it was installed).
+ENHANCE = "DPO-Diff negative prompt search"
+ATTACK = "DPO-Diff synonym attack"
+TINY_WORLD = "DPO-Diff tiny world (CPU, no downloads)"
+PACK_FOLDER_NAMES = ("dpo-diff", "dpo_diff", "comfyui-dpo-diff", "ComfyUI-DPO-Diff")
+LOCALE = REPO_ROOT / "locales" / "en" / "main.json"
+
+
+def template_strings() -> dict:
+    """locales/en/main.json: ComfyUI merges it into the editor's English strings."""
+    return {"templateWorkflows": {"category": {f: "DPO-Diff" for f in PACK_FOLDER_NAMES}}}
+
+
+FLOWS = {ENHANCE: enhancement_workflow, ATTACK: attack_workflow, TINY_WORLD: tiny_world_workflow}
 
 
 # --- API -> UI conversion --------------------------------------------------------------------
@@ -151,8 +166,9 @@ def input_specs(info: dict) -> list[tuple[str, list]]:
     return specs
 
 
-def to_ui(api: dict, object_info: dict) -> dict:
-    """The editor's (litegraph) format of an API-format workflow, laid out left to right."""
+def to_ui(api: dict, object_info: dict, min_sizes: dict[int, list[float]] | None = None) -> dict:
+    """The editor's (litegraph) format of an API-format workflow, placed by ``lay_out`` from
+    the node sizes measured in the editor (``main`` does that), or from generous estimates."""
     ids = {key: i + 1 for i, key in enumerate(api)}
     depth: dict[str, int] = {}
 
@@ -165,7 +181,7 @@ def to_ui(api: dict, object_info: dict) -> dict:
     links: list[list] = []
     outputs: dict[tuple[str, int], list[int]] = {}
     nodes = []
-    rows: dict[int, int] = {}
+    estimated: dict[int, list[float]] = {}  # above what the editor draws, if not measured
     for key, node in api.items():
         info = object_info[node["class_type"]]
         inputs, widgets = [], []
@@ -187,19 +203,27 @@ def to_ui(api: dict, object_info: dict) -> dict:
                 continue
             if is_widget(spec):
                 default = spec[1].get("default") if len(spec) > 1 else None
+                if default is None and kind == "STRING":
+                    default = ""  # what the editor holds for a linked text widget
                 widgets.append(default if value is None or isinstance(value, list) else value)
                 if len(spec) > 1 and spec[1].get("control_after_generate"):
                     widgets.append("fixed")
-        column = node_depth(key)
-        row = rows.get(column, 0)
-        height = 60 + 26 * len(widgets) + 22 * len(inputs)
-        rows[column] = row + height + 40
+        properties: dict = {"Node name for S&R": node["class_type"]}
+        if node["class_type"] == "DPOEvaluatorLoader":
+            # What the editor's missing-model panel reads to name the folder the file goes in.
+            properties["models"] = [{"name": node["inputs"]["weights"], "directory": EVALUATOR_FOLDER}]
         nodes.append({
-            "id": ids[key], "type": node["class_type"], "pos": [60 + 380 * column, 60 + row],
-            "size": [340, height], "flags": {}, "order": 0, "mode": 0, "inputs": inputs,
-            "outputs": [], "properties": {"Node name for S&R": node["class_type"]},
-            "widgets_values": widgets,
+            "id": ids[key], "type": node["class_type"], "pos": [0, 0], "size": [DEFAULT_WIDTH, 100],
+            "flags": {}, "order": 0, "mode": 0, "inputs": inputs, "outputs": [],
+            "properties": properties, "widgets_values": widgets,
         })  # fmt: skip
+        if key in TITLES:
+            nodes[-1]["title"] = TITLES[key]
+        multiline = sum(
+            1 for name, spec in input_specs(info)
+            if len(spec) > 1 and isinstance(spec[1], dict) and spec[1].get("multiline")
+        )  # fmt: skip
+        estimated[ids[key]] = [DEFAULT_WIDTH, 40 + 28 * len(widgets) + 22 * len(inputs) + 70 * multiline]
     for key, node in zip(api, nodes, strict=True):
         info = object_info[api[key]["class_type"]]
         node["outputs"] = [
@@ -214,26 +238,141 @@ def to_ui(api: dict, object_info: dict) -> dict:
     order = sorted(api, key=node_depth)
     for node in nodes:
         node["order"] = order.index(next(k for k, v in ids.items() if v == node["id"]))
-    return {
+    ui = {
         "last_node_id": len(nodes), "last_link_id": len(links), "nodes": nodes,
         "links": links, "groups": [], "config": {}, "extra": {}, "version": 0.4,
     }  # fmt: skip
+    lay_out(ui, api, min_sizes or estimated, TITLE_HEIGHT)
+    return ui
+
+
+# --- layout ----------------------------------------------------------------------------------
+# Groups read left to right, then the full-sampler comparison below: what goes in, the search
+# space, the two optimizers, what the search found, the before/after images. Each group is a
+# list of columns of API node keys (keys a workflow lacks are skipped).
+GROUPS = [
+    ("Models and prompt", [["1", "3", "2", "11"]]),
+    ("Search space", [["4", "7"]]),
+    ("Search: gradient, then evolution", [["5", "8"], ["6"]]),
+    ("Result on held-out seeds", [["9"], ["10", "14"]]),
+    ("Optimized vs. original, same sampler and seed", [["12", "13"], ["20", "30"], ["21", "31"], ["22", "32"]]),
+]  # fmt: skip
+GROUP_ROWS = [[0, 1, 2, 3], [4]]
+GROUP_COLOURS = ["#3f789e", "#a1309b", "#b58b2a", "#3f8f5f", "#5a5a8f"]
+TITLES = {
+    "7": "Search space (preview)", "8": "Loss curve (gradient)", "9": "Before / after grid",
+    "10": "Report", "14": "Optimized prompt", "20": "KSampler (optimized)",
+    "30": "KSampler (original)", "22": "Optimized", "32": "Original",
+}  # fmt: skip
+DEFAULT_WIDTH = 360
+PREVIEW_ROOM = 300  # below an optimizer's widgets: the live preview of the best image so far
+# Least sizes beyond what the editor needs for the widgets, so that results can be read:
+WANTED = {
+    "7": (420, 300), "8": (420, 280), "10": (620, 250), "14": (620, 130),
+    "22": (340, 390), "32": (340, 390),
+}  # fmt: skip
+GAP, PAD, GROUP_HEADER = 40, 24, 46
+TITLE_HEIGHT = 30  # LiteGraph.NODE_TITLE_HEIGHT of the frontend ComfyUI 0.30.0 ships
+
+
+def comparison_size(api: dict) -> tuple[int, int]:
+    """The before/after grid is 2 rows x the held-out seeds: a preview of its aspect ratio."""
+    seeds = next(
+        (n["inputs"]["holdout_seeds"] for n in api.values() if n["class_type"] == "DPOEvolutionarySearch"),
+        1,
+    )  # fmt: skip
+    width = 620
+    return width, 60 + min(620, int(width * 2 / max(seeds, 1)))
+
+
+def lay_out(ui: dict, api: dict, min_sizes: dict[int, list[float]], title_height: float) -> None:
+    """Place the nodes of ``ui`` in the groups above, each at least its editor size
+    (``min_sizes`` by node id, measured in the real frontend); fills ``ui["groups"]``."""
+    ids = {key: i + 1 for i, key in enumerate(api)}
+    by_id = {n["id"]: n for n in ui["nodes"]}
+    wanted = dict(WANTED, **{"9": comparison_size(api)})
+    for key in ("5", "6"):
+        if key in ids:
+            w, h = min_sizes[ids[key]]
+            wanted[key] = (max(w, DEFAULT_WIDTH), h + PREVIEW_ROOM)
+
+    def size(key: str) -> tuple[float, float]:
+        w, h = min_sizes[ids[key]]
+        want = wanted.get(key, (DEFAULT_WIDTH, 0))
+        return max(w, want[0]), max(h, want[1])
+
+    placed = {key for _, columns in GROUPS for column in columns for key in column}
+    missing = [k for k in api if k not in placed]
+    if missing:
+        raise ValueError(f"nodes {missing} have no place in GROUPS")
+    groups, y = [], 0.0
+    for row in GROUP_ROWS:
+        x, row_height = 0.0, 0.0
+        for index in row:
+            title, columns = GROUPS[index]
+            columns = [[k for k in c if k in ids] for c in columns]
+            columns = [c for c in columns if c]
+            if not columns:
+                continue
+            left, top = x + PAD, y + GROUP_HEADER + title_height
+            bottom = top
+            for column in columns:
+                width = max(size(k)[0] for k in column)
+                cy = top
+                for key in column:
+                    node = by_id[ids[key]]
+                    node["pos"] = [round(left), round(cy)]
+                    node["size"] = [round(width), round(size(key)[1])]
+                    cy += node["size"][1] + title_height + GAP
+                bottom = max(bottom, cy - GAP - title_height)
+                left += width + GAP
+            box = [x, y, left - GAP + PAD - x, bottom + PAD - y]
+            groups.append({
+                "id": len(groups) + 1, "title": title, "bounding": [round(v) for v in box],
+                "color": GROUP_COLOURS[index % len(GROUP_COLOURS)], "font_size": 24, "flags": {},
+            })  # fmt: skip
+            x += box[2] + GAP
+            row_height = max(row_height, box[3])
+        y += row_height + GAP
+    ui["groups"] = groups
+
+
+def thumbnail(png: bytes, path: Path, side: int = 512) -> None:
+    """The templates dialog's picture of a workflow: its screenshot, square, as JPEG."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    w, h = image.size
+    crop = min(w, h)
+    image = image.crop(((w - crop) // 2, (h - crop) // 2, (w + crop) // 2, (h + crop) // 2))
+    image.resize((side, side), Image.Resampling.LANCZOS).save(path, quality=88)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    from editor_browser import editor
     from headless_comfy import HeadlessComfy
 
     API_DIR.mkdir(parents=True, exist_ok=True)
-    with HeadlessComfy() as server:
+    LOCALE.parent.mkdir(parents=True, exist_ok=True)
+    LOCALE.write_text(json.dumps(template_strings(), indent=2) + "\n")
+    with HeadlessComfy() as server, editor(server, {"width": 1400, "height": 1400}) as ed:
         object_info = server.get("/object_info", timeout=60)
-    for name, make in FLOWS.items():
-        api = make()
-        (API_DIR / f"{name}.json").write_text(json.dumps(api, indent=2) + "\n")
-        ui = to_ui(api, object_info)
-        (WORKFLOWS / f"{name}.json").write_text(json.dumps(ui, indent=2) + "\n")
-        logging.info("wrote workflows/%s.json and workflows/api/%s.json", name, name)
+        assert ed.page.evaluate("() => LiteGraph.NODE_TITLE_HEIGHT") == TITLE_HEIGHT
+        for name, make in FLOWS.items():
+            api = make()
+            ed.load(to_ui(api, object_info))  # the frontend computes each node's least size
+            min_sizes = {int(n["id"]): n["min_size"] for n in ed.nodes()}
+            ui = to_ui(api, object_info, min_sizes)
+            ed.load(ui)
+            ed.fit_view()
+            thumbnail(ed.page.screenshot(), WORKFLOWS / f"{name}.jpg")
+            (API_DIR / f"{name}.json").write_text(json.dumps(api, indent=2) + "\n")
+            (WORKFLOWS / f"{name}.json").write_text(json.dumps(ui, indent=2) + "\n")
+            logging.info("wrote workflows/%s.json, .jpg and workflows/api/%s.json", name, name)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def test_interrupt_keeps_every_evaluated_candidate(
     comfy_server, sd15_checkpoint, tiny_evaluator_file
 ):
     api = shrink(
-        api_twin(REPO_ROOT / "workflows" / "dpo_enhance_negative_prompt.json"),
+        api_twin(REPO_ROOT / "workflows" / "DPO-Diff negative prompt search.json"),
         sd15_checkpoint.name, tiny_evaluator_file.name, iterations=1, evaluations=200, population=4,
     )  # fmt: skip
     api["6"]["inputs"]["batch_size"] = 1

@@ -18,7 +18,7 @@ import torch
 
 from . import world
 
-CFG = 6.0  # as the tiny-world workflow ships it (workflows/dpo_tiny_world_enhance.json)
+CFG = 6.0  # as the tiny-world workflow ships it (workflows/DPO-Diff tiny world (CPU, no downloads).json)
 STEPS = 20
 SAMPLER = ("euler", "normal")
 
