@@ -56,7 +56,8 @@ _CLASS_LEXNAMES = ("noun.attribute", "noun.quantity")  # colours, numbers: class
 RARE_SENSE_OTHER = 5  # SemCor tags in other senses that make an untagged sense "rare"
 BROADER_MIN_FAMILIARITY = 1.0  # synonyms mode: broader/narrower words at least this familiar
 NEAR_TIE = 1.5  # senses this close to the best one may be reordered by a text encoder
-TIE_SENSES = 4  # ... at most this many
+TIE_SENSES = 3  # ... at most this many
+RERANK_EXTRA = 2  # a text encoder reorders the first max_candidates + this many candidates
 DOMAIN_WEIGHT = 1.0  # sense score per other prompt word in the sense's domain (at most two)
 GUARD_SENSES = 6  # senses of the word (most frequent first) a contrast must not be close to
 SMALL_CLASS = 6  # a hypernym with at most this many kinds: its members may be variants
@@ -613,7 +614,7 @@ def _rank(
     ``antonyms`` (lower-case lemma names) pass ``exclude`` and may contain the word.
     ``exclude(text)``: True drops a candidate (negative mode: WordNet relates it to the
     word's sense). ``rerank(forms)``: a text encoder's bonus per inflected candidate; within a
-    tier, the first ``2 * max_candidates`` are reordered by place minus bonus, so the encoder
+    tier, the first ``max_candidates + RERANK_EXTRA`` are reordered by place minus bonus, so the encoder
     breaks ties and moves a candidate a place or two, never across tiers.
 
     ``positive``: synonyms may contain the word ("yellow" -> "yellowish", "laptop" ->
@@ -650,7 +651,7 @@ def _rank(
             best[text] = (tier, score)
             names[text] = name
     ordered = sorted(best, key=lambda t: (best[t][0], -best[t][1]))
-    pool = settings.max_candidates * (2 if rerank is not None else 1)
+    pool = settings.max_candidates + (RERANK_EXTRA if rerank is not None else 0)
     out: list[str] = []
     tiers: list[int] = []
     for text in ordered:
