@@ -98,8 +98,16 @@ class LLMSettings:
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"expected an http(s) base URL for the LLM, got {self.base_url!r}")
-        if not urllib.parse.urlsplit(self.base_url).hostname:
-            raise ValueError(f"expected a base URL with a host name, got {self.base_url!r}")
+        try:
+            parts = urllib.parse.urlsplit(self.base_url)
+            parts.port  # noqa: B018  # raises on a port that is not a number in range
+        except ValueError:
+            parts = None
+        if parts is None or not parts.hostname:
+            raise ValueError(
+                "expected an http(s) base URL with a host name (and a port number, if any), "
+                f"e.g. http://127.0.0.1:11434/v1, got {self.base_url!r}"
+            )
         if not self.model.strip():
             raise ValueError("expected an LLM model name, got an empty one")
         if self.api_key_env and not _ENV_NAME.fullmatch(self.api_key_env):
