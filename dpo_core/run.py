@@ -20,7 +20,8 @@ from .space import SearchSpace
 log = logging.getLogger(__name__)
 
 Phase = Literal[
-    "gradient", "original", "argmax", "initial", "evolution", "random", "sampling", "done"
+    "gradient", "original", "argmax", "initial", "evolution", "random", "sampling", "holdout",
+    "done",
 ]
 PHASES: tuple[Phase, ...] = get_args(Phase)  # what proposed a candidate, and "gradient"/"done"
 
@@ -29,8 +30,8 @@ class Progress(TypedDict):
     """What the callback sees after every gradient iteration and every evaluated batch."""
 
     phase: Phase
-    iteration: int  # gradient: the iteration; else evaluations spent (gradient charge included)
-    total: int  # gradient: the iterations; else the budget in evaluations
+    iteration: int  # gradient: the iteration; holdout: images scored; else evaluations spent
+    total: int  # gradient: the iterations; holdout: images to score; else the budget
     best_loss: float | None  # the best candidate's mean loss so far (signed, as recorded)
     best_text: str | None
     image: torch.Tensor | None  # the best candidate's image on the first search seed (1, 3, H, W)
@@ -195,12 +196,18 @@ class SearchRun:
         )
         start = time.perf_counter()
         kept: dict[tuple[int, int], torch.Tensor] = {}
+        total = len(choices) * len(self.config.holdout_seeds)
 
         def keep(
             indices: list[int], seeds: list[int], images: torch.Tensor, _: torch.Tensor
         ) -> None:
             for j, key in enumerate(zip(indices, seeds, strict=True)):
                 kept[key] = images[j].detach().cpu()
+            # Held-out scoring is a phase of its own on the progress bar (it samples fully).
+            try:
+                self.report("holdout", len(kept), total)
+            except StopSearch:
+                pass  # the search itself is over; the comparison finishes
 
         losses = evaluate(
             self.backend,

@@ -27,21 +27,31 @@ def tensor_to_pil(image: torch.Tensor) -> Image.Image:
 
 
 class NodeProgress:
-    """A dpo_core callback: progress bar with a preview of the best image, the record saved as the
-    run goes (so an interrupted run loses no evaluated candidate), and Cancel."""
+    """A dpo_core callback: a progress bar for every phase (gradient iterations, evaluations,
+    held-out scoring) with a preview on the node (the image the gradient iteration scored, its
+    x0 estimate; later the best image so far), the record saved as the run goes (so an
+    interrupted run loses no evaluated candidate), Cancel, and the held-out images the run
+    rendered (``holdout_images``), so the before/after grid needs no second rendering."""
 
     def __init__(self, record_path: Path | None, node_id: str | None = None) -> None:
         self.record_path = record_path
         self.bar = comfy.utils.ProgressBar(1, node_id=node_id)
+        self.holdout_images: torch.Tensor | None = None
+        self.phases: list[str] = []  # in the order they reported, for the log and the tests
 
     def __call__(self, progress: Progress) -> bool:
         record = progress.get("record")
         if record is not None and self.record_path is not None:
             record.save(self.record_path)
-        image = progress.get("image")
-        preview = None
-        if image is not None:
-            preview = ("JPEG", tensor_to_pil(image), PREVIEW_SIZE)
+        phase = progress.get("phase", "")
+        if not self.phases or self.phases[-1] != phase:
+            self.phases.append(phase)
+        if progress.get("holdout_images") is not None:
+            self.holdout_images = progress["holdout_images"]
+        image = progress.get("preview") if phase == "gradient" else None
+        if image is None:
+            image = progress.get("image")
+        preview = None if image is None else ("JPEG", tensor_to_pil(image), PREVIEW_SIZE)
         total = max(int(progress.get("total") or 1), 1)
         self.bar.update_absolute(min(int(progress.get("iteration", 0)), total), total, preview)
         # Cancel takes effect here, after the record of everything evaluated so far is on disk.

@@ -11,6 +11,15 @@ from .run_files import RECORD_FOLDER, list_records, record_folder
 from .run_report import report
 from .shared_inputs import encode_conditioning
 
+# The optimizer nodes' files: search_*.json hold scored candidates; gradient_*.json only a
+# learned distribution (the gradient node scores none), so there is no best prompt to load.
+LOADABLE_PREFIX = "search_"
+
+
+def loadable_records() -> list[str]:
+    """The run records this node can load, newest first."""
+    return [name for name in list_records() if name.startswith(LOADABLE_PREFIX)]
+
 
 class LoadRunRecord(io.ComfyNode):
     @classmethod
@@ -23,8 +32,9 @@ class LoadRunRecord(io.ComfyNode):
             "conditioning from the saved run record, without recomputing anything.",
             inputs=[
                 io.Combo.Input(
-                    "record", options=list_records(),
-                    tooltip="A run record from output/dpo_diff/ (written by the optimizer nodes).",
+                    "record", options=loadable_records(),
+                    tooltip="A search record from output/dpo_diff/ (search_*.json, written by "
+                    "DPO Evolutionary Search after every batch; finished or interrupted).",
                 ),
                 io.Clip.Input("clip", tooltip="The CLIP that encodes the prompt (the checkpoint's)."),
             ],

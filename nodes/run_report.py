@@ -16,8 +16,17 @@ from .comfy_backend import ComfyBackend
 from .images import grid
 
 
-def comparison_grid(backend: ComfyBackend, record: RunRecord, batch_size: int) -> torch.Tensor:
-    """Original (top) and best (bottom) on the held-out seeds (the first search seed if none)."""
+def comparison_grid(
+    backend: ComfyBackend,
+    record: RunRecord,
+    batch_size: int,
+    holdout_images: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Original (top) and best (bottom) on the held-out seeds (the first search seed if none).
+    ``holdout_images`` ``(2, seeds, 3, H, W)``, original then best, are the ones the run scored
+    on the held-out seeds: given, nothing is rendered again."""
+    if holdout_images is not None:
+        return grid(list(holdout_images))
     space, config = record.space, record.config
     seeds = list(config.holdout_seeds or config.search_seeds[:1])
     original = space.render(space.original_choice())

@@ -123,13 +123,14 @@ class EvolutionarySearch(io.ComfyNode):
                 model, clip, vae, steps, cfg, sampler_name, scheduler, width, height
             )
             path = record_path("search")
+            progress = NodeProgress(path, node_id(cls))
             record = optimize(
                 backend, own_evaluator_weights(evaluator), space, config,
-                callback=NodeProgress(path, node_id(cls)), logits=logits,
-                gradient_evaluations=charged,
+                callback=progress, logits=logits, gradient_evaluations=charged,
             )  # fmt: skip
             record.save(path)
-            comparison = comparison_grid(backend, record, batch_size)
+            # The held-out images the run scored make the grid (no second rendering).
+            comparison = comparison_grid(backend, record, batch_size, progress.holdout_images)
         best = (
             record.best.text if record.best is not None else space.render(space.original_choice())
         )
