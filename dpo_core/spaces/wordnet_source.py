@@ -738,8 +738,10 @@ def synonyms(
     word: Word, context: Sequence[str], settings: WordNetSettings, ranking: Ranking = Ranking()
 ) -> list[str]:
     """Synonyms (then hypernyms, hyponyms) that can replace the word in the prompt, best first."""
-    raw, senses = _gather(word, context, settings, _raw_synonyms, ranking.senses, ranking.prefer)
-    found = _rank(raw, word, context, settings, True, rerank=ranking.candidates)
+    every, senses = _gather(word, context, settings, _raw_synonyms, ranking.senses, ranking.prefer)
+    # the best sense's words first: a second sense's words change the meaning ("queen" the
+    # ruler is no "insect"); they are the last resort, when the best sense gives nothing
+    found = _rank(_best_only(every), word, context, settings, True, rerank=ranking.candidates)
     if found or word.pos is None:
         return found
     # nothing usable: allow rare and multiword lemmas of the sense and its broader and
@@ -749,15 +751,20 @@ def synonyms(
         settings, min_count=0, min_senses_if_unseen=0, multiword_min_count=0, max_length=20
     )
     raw, senses = _gather(word, context, loose, _raw_synonyms, ranking.senses, ranking.prefer)
+    raw = _best_only(raw)
     found = _rank(raw, word, context, loose, positive=True, relaxed=True)
-    if len(found) >= 2 or not senses or word.pos not in ("n", "v"):
-        return found
-    # sisters only when they are variants of the same thing ("laptop" -> "notebook"); a
-    # sister of another kind changes the meaning ("rats" -> "mice")
-    best = senses[0]
-    raw += [(item, 8, bonus, 1.0) for item, bonus in _co_hyponyms(best, levels=1)
-            if near_synonym(best, item.synset()) and _familiar_name(item.name())]  # fmt: skip
-    return _rank(raw, word, context, loose, positive=True, relaxed=True)
+    if len(found) < 2 and senses and word.pos in ("n", "v"):
+        # sisters only when they are variants of the same thing ("laptop" -> "notebook"); a
+        # sister of another kind changes the meaning ("rats" -> "mice")
+        best = senses[0]
+        raw += [(item, 8, bonus, 1.0) for item, bonus in _co_hyponyms(best, levels=1)
+                if near_synonym(best, item.synset()) and _familiar_name(item.name())]  # fmt: skip
+        found = _rank(raw, word, context, loose, positive=True, relaxed=True)
+    return found or _rank(every, word, context, settings, True, rerank=ranking.candidates)
+
+
+def _best_only(raw: list[tuple[Lemma, int, float, float]]) -> list[tuple[Lemma, int, float, float]]:
+    return [r for r in raw if r[1] < 4]  # tiers 4 and up come from the second sense on
 
 
 def antonyms(lemma: str, pos: Pos, settings: WordNetSettings | None = None) -> list[str]:
