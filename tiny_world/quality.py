@@ -60,10 +60,23 @@ def rendered_checks(loaded, seed: int) -> dict:
     separation["defective image below clean"] = defect_separation(
         loaded.evaluator, clean, defective, scenes
     )
+    ae = loaded.vae.first_stage_model.float()
     with torch.no_grad():
         both = torch.cat([clean, defective])[::2]
-        mean, _ = encode_moments(loaded.vae.first_stage_model.float(), both)
+        mean, _ = encode_moments(ae, both)
+        latents, _ = encode_moments(ae, defective)
+        decoded = ((ae.decoder(ae.post_quant_conv(latents)) + 1) / 2).clamp(0, 1)
+    through_vae = faithfulness(loaded.classifier, decoded, named)
+    kept = {
+        d: statistics.fmean(
+            float(p[d] == "present") for p, ds in zip(through_vae.predictions, defects) if d in ds
+        )
+        for d in world.DEFECTS
+    }
     return {
+        "classifier_exact_through_vae": through_vae.exact,
+        "classifier_per_attribute_through_vae": through_vae.per_attribute,
+        "defects_found_after_vae": kept,
         "classifier_exact_clean": on_clean.exact,
         "classifier_exact_defective": on_defective.exact,
         "classifier_per_attribute_clean": on_clean.per_attribute,
@@ -257,6 +270,10 @@ def report(result: dict, args, rows: list[str]) -> str:
     fixed_kinds = ", ".join(f"{k} {v:.3f} of {counts[k]}" for k, v in wr["fixed_by_kind"].items())
     spear = result["evaluator_spearman"]
     held_count = len(set(args.held_prompts))
+    vae_attrs = ", ".join(
+        f"{k} {v:.3f}" for k, v in r["classifier_per_attribute_through_vae"].items()
+    )
+    vae_kept = ", ".join(f"{k} {v:.3f}" for k, v in r["defects_found_after_vae"].items())
     return (
         f"""# Tiny world: quality
 
@@ -302,6 +319,9 @@ Unwanted defect rate, held-out: {defects_h}.
 - Evaluator against the classifier on generated images (empty, absent-thing and wrong-value
   negatives), Spearman(loss, accuracy) within each prompt, mean over {spear["prompts"]} prompts:
   {spear["mean"]:.3f}.
+- Through the VAE (rendered scenes with one named defect, encoded and decoded): classifier
+  exact {pct(r["classifier_exact_through_vae"])}; {vae_attrs}; share of the defects still
+  found: {vae_kept}.
 - VAE latent, linear in colour: R^2 of the best affine map latent (4 channels) -> 8x8-pooled
   RGB on rendered images: {r["vae_linear_preview_r2"]:.3f}.
 
