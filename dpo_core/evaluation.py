@@ -8,7 +8,7 @@ import torch
 
 from .losses import objective
 from .protocols import DiffusionBackend, ImageTextScorer
-from .space import SearchSpace
+from .space import MODE_RULES, SearchSpace
 from .text_windows import concat_conditionings
 
 # Called after each batch with (choice indices, seeds, images (n, 3, H, W), losses (n,)).
@@ -19,16 +19,14 @@ def condition_pair(
     space: SearchSpace, optimized: torch.Tensor, fixed: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(positive, negative) conditioning: the optimized text is the negative prompt in
-    ``negative`` mode and the positive prompt in ``positive`` mode."""
-    if space.mode == "negative":
-        return fixed, optimized
-    return optimized, fixed
+    ``negative`` mode and the positive prompt in ``positive`` mode (``MODE_RULES``)."""
+    return MODE_RULES[space.mode].pair(optimized, fixed)
 
 
 def fixed_text(space: SearchSpace, negative_prompt: str = "") -> str:
     """The text that is not optimized: the user's prompt (negative mode) or the fixed negative
     prompt (positive mode)."""
-    return space.prompt if space.mode == "negative" else negative_prompt
+    return MODE_RULES[space.mode].fixed(space.prompt, negative_prompt)
 
 
 @torch.no_grad()
@@ -91,11 +89,9 @@ def evaluate(
         raise ValueError("expected at least one seed, got none")
     pairs = [(c, s) for c in range(len(choices)) for s in range(len(seeds))]
     texts = [space.render(choices[c]) for c, _ in pairs]
-    fixed = fixed_text(space, negative_prompt)
-    if space.mode == "negative":
-        positives, negatives = [fixed] * len(pairs), texts
-    else:
-        positives, negatives = texts, [fixed] * len(pairs)
+    positives, negatives = MODE_RULES[space.mode].pair(
+        texts, [fixed_text(space, negative_prompt)] * len(pairs)
+    )
     losses = torch.zeros(len(choices), len(seeds), dtype=torch.float64)
     target = prompt_embedding.detach()
     for lo in range(0, len(pairs), batch_size):

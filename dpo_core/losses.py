@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from .space import Mode
+from .space import MODE_RULES, Mode
 
 # Enhancement (negative mode) makes the image closer to the prompt: minimise the distance.
 # Attack (positive mode) makes it drift away: minimise the negated distance.
-LOSS_SIGN: dict[Mode, float] = {"negative": 1.0, "positive": -1.0}
+LOSS_SIGN: dict[Mode, float] = {mode: rules.loss_sign for mode, rules in MODE_RULES.items()}
 
 
 def spherical_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Literal, TypeVar
 
 from .json_fields import Fields, join
 from .json_fields import FormatError as FormatError  # raised by the loaders
@@ -27,6 +27,34 @@ from .json_fields import parse_json_object as parse_json_object  # the record re
 
 Mode = Literal["negative", "positive"]
 MODES: tuple[Mode, ...] = ("negative", "positive")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModeRules:
+    """What a mode means, in one place: which prompt of the (positive, negative) pair a choice
+    renders to, and which way the distance to the prompt should go."""
+
+    optimizes: Literal["negative", "positive"]  # the prompt of the pair a choice renders to
+    loss_sign: float  # the loss is loss_sign * distance: +1 minimises it, -1 maximises it
+    goal: str  # how a report says which way is better
+
+    def pair(self, optimized: T, fixed: T) -> tuple[T, T]:
+        """``(positive, negative)``: the optimized text (or its conditioning) and the fixed one."""
+        return (fixed, optimized) if self.optimizes == "negative" else (optimized, fixed)
+
+    def fixed(self, prompt: T, negative_prompt: T) -> T:
+        """Of the user's prompt and fixed negative prompt, the one a search leaves unchanged."""
+        return prompt if self.optimizes == "negative" else negative_prompt
+
+
+# negative (enhancement): the choice is the negative prompt, the user's prompt is fixed, and
+# the image should come closer to the prompt; positive (attack): the choice rewrites the
+# prompt, a fixed negative prompt stays, and the image should drift away from the prompt.
+MODE_RULES: dict[Mode, ModeRules] = {
+    "negative": ModeRules(optimizes="negative", loss_sign=1.0, goal="lower is the goal"),
+    "positive": ModeRules(optimizes="positive", loss_sign=-1.0, goal="higher is the goal"),
+}
 SPACE_FORMAT_VERSION = 1
 NEGATIVE_SEPARATOR = ", "  # how chosen negative words are joined (the usual negative-prompt style)
 
@@ -194,7 +222,9 @@ class SearchSpace:
                 slots=tuple(slots),
                 # "base": the field's name in spaces saved before it was renamed
                 negative_prompt=f.string(
-                    f.get(data, "negative_prompt" if "negative_prompt" in data else "base", path, ""),
+                    f.get(
+                        data, "negative_prompt" if "negative_prompt" in data else "base", path, ""
+                    ),
                     at("negative_prompt"),
                 ),
                 pieces=f.strings(f.get(data, "pieces", path, []), at("pieces")),
