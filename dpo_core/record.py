@@ -82,7 +82,9 @@ class RunRecord:
     gradient_evaluations: int = 0  # evaluations the gradient phase was charged (of the budget)
     holdout: HoldoutReport | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
-    stopped_early: bool = False  # the callback asked to stop; candidates are still complete
+    # the run ended before its budget (the callback asked, or Cancel or an error ended it);
+    # the candidates are still complete
+    stopped_early: bool = False
     format_version: int = RECORD_FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,9 +21,10 @@ log = logging.getLogger(__name__)
 
 Phase = Literal[
     "gradient", "original", "argmax", "initial", "evolution", "random", "sampling", "holdout",
-    "done",
+    "done", "stopped",
 ]
-PHASES: tuple[Phase, ...] = get_args(Phase)  # what proposed a candidate, and "gradient"/"done"
+# what proposed a candidate, and "gradient"/"done"; "stopped": an exception (Cancel) ended it
+PHASES: tuple[Phase, ...] = get_args(Phase)
 
 
 class Progress(TypedDict):

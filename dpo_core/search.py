@@ -138,6 +138,19 @@ METHODS: dict[str, Callable[[SearchRun], None]] = {
 }
 
 
+def _stopped_by_exception(run: SearchRun) -> None:
+    """An exception ended the run (ComfyUI's Cancel raises inside the sampler, out of reach of
+    the callback): the callback still gets the record so far, marked ``stopped_early``, so the
+    record saved last says the run did not finish; then the exception goes on."""
+    run.stopped_early = True
+    if run.callback is None:
+        return
+    try:
+        run.report("stopped", run.spent, run.config.evaluations)
+    except Exception:  # e.g. the callback raising the same Cancel again: the first one wins
+        log.debug("the callback raised while a stopped run was being reported", exc_info=True)
+
+
 def optimize(
     backend: DiffusionBackend,
     scorer: ImageTextScorer,
@@ -180,8 +193,15 @@ def optimize(
     except StopSearch as stop:
         log.info("%s", stop)
         run.stopped_early = True
+    except BaseException:
+        _stopped_by_exception(run)
+        raise
     if not run.stopped_early:
-        run.evaluate_holdout()
+        try:
+            run.evaluate_holdout()
+        except BaseException:
+            _stopped_by_exception(run)
+            raise
     run.timed("total", time.perf_counter() - start)
     record = run.snapshot()
     if callback is not None and not run.stopped_early:

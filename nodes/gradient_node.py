@@ -57,6 +57,12 @@ class ShortcutGradientOptimizer(io.ComfyNode):
                     "temperature", default=GPO.temperature, min=0.05, max=10.0, step=0.05,
                     tooltip="Gumbel-softmax temperature: lower is closer to a hard choice of one word.",
                 ),
+                io.String.Input(
+                    "negative_prompt", default="", optional=True, force_input=True,
+                    tooltip="Attack mode only: the negative prompt kept fixed while the positive prompt is "
+                    "rewritten; connect the same text as the Evolutionary Search's negative_prompt. "
+                    "Unconnected: empty.",
+                ),
             ],
             outputs=[
                 DistributionIO.Output(
@@ -70,7 +76,7 @@ class ShortcutGradientOptimizer(io.ComfyNode):
     def execute(
         cls, model, clip, vae, evaluator, space, seed, steps, cfg, sampler_name, scheduler,
         width, height, search_seeds, iterations, grad_steps, step_start, step_end,
-        learning_rate, temperature,
+        learning_rate, temperature, negative_prompt: str = "",
     ) -> io.NodeOutput:  # fmt: skip
         check_space(space)
         if step_start > step_end:
@@ -82,6 +88,7 @@ class ShortcutGradientOptimizer(io.ComfyNode):
         config = SearchConfig(
             method="gpo", evaluations=0, seed=seed,
             search_seeds=seeds_from(seed, search_seeds), holdout_seeds=(), gpo=gpo,
+            negative_prompt=negative_prompt or "",
         )  # fmt: skip
         with gradient_mode():
             backend = make_backend(

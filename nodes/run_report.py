@@ -55,7 +55,12 @@ def report(record: RunRecord, path: Path | None = None) -> str:
         f"method: {record.method}, {len(record.candidates)} candidates scored"
         + (f" + {charged} evaluations charged to the gradient phase" if charged else "")
         + f", budget {record.config.evaluations}"
-        + (" (stopped early)" if record.stopped_early else ""),
+        + (
+            "\nstopped early: the run was cancelled (or ended by an error) before its budget; "
+            "every candidate scored until then is kept"
+            if record.stopped_early
+            else ""
+        ),
         f"original: {original!r}",
     ]
     if record.best is not None:

@@ -61,6 +61,9 @@ def test_ui_workflow_matches_the_servers_nodes(comfy_server, path):
         declared = {**spec["input"].get("required", {}), **spec["input"].get("optional", {})}
         widgets = 0
         for entry in declared.values():
+            options = entry[1] if len(entry) > 1 and isinstance(entry[1], dict) else {}
+            if options.get("forceInput"):
+                continue  # a socket only, never a widget
             if isinstance(entry[0], list) or entry[0] in (
                 "INT",
                 "FLOAT",
