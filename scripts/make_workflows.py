@@ -14,6 +14,9 @@ import logging
 import sys
 from pathlib import Path
 
+from sdxl_workflow import NAME as SDXL_ENHANCE  # scripts/ is on sys.path (run from it or added)
+from sdxl_workflow import sdxl_variant
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO_ROOT / "workflows"
 API_DIR = WORKFLOWS / "api"
@@ -146,6 +149,7 @@ def template_strings() -> dict:
 
 
 FLOWS = {ENHANCE: enhancement_workflow, ATTACK: attack_workflow, TINY_WORLD: tiny_world_workflow}
+FLOWS[SDXL_ENHANCE] = lambda: sdxl_variant(enhancement_workflow())  # scripts/sdxl_workflow.py
 
 
 # --- API -> UI conversion --------------------------------------------------------------------
