@@ -197,6 +197,26 @@ def test_one_hot_relaxation_equals_clip_text_encode(family_models, name):
             assert pooled is None  # SD 2.x's UNet reads no pooled output
 
 
+def test_long_negative_prompt_on_sdxl_equals_clip_text_encode(family_models):
+    """A negative prompt over one window: both encoders are encoded window by window and put
+    side by side, the pooled output is the first window's, as CLIPTextEncode does."""
+    import dataclasses
+
+    import nodes as comfy_nodes
+    from dpo_core.relaxation import encode_relaxed
+
+    clip = family_models["sdxl"][1]
+    backend = _backend(family_models["sdxl"])
+    words = "blurry, lowres, jpeg artifacts, watermark, text, signature, ugly, deformed, "
+    space = dataclasses.replace(_space(), negative_prompt=(words * 6).strip(" ,"))
+    for choice in [(0, 0, 0), (2, 2, 1)]:
+        context, pooled = _split(backend, encode_relaxed(backend, space, _one_hot(space, choice)))
+        [[theirs, extra]] = comfy_nodes.CLIPTextEncode().encode(clip, space.render(choice))[0]
+        assert context.shape == theirs.shape and theirs.shape[1] > 77
+        assert (context - theirs).abs().max().item() < 1e-5, choice
+        assert (pooled - extra["pooled_output"]).abs().max().item() < 1e-5, choice
+
+
 @pytest.mark.parametrize("name", ["sd2-v", "sdxl"])
 def test_gradients_reach_logits_through_every_encoder(family_models, name):
     """Each encoder's part of the conditioning and SDXL's pooled output alone give every slot's
