@@ -7,7 +7,10 @@
 #   bash tiny_world/train_all.sh unet quality    # some stages
 #   RESUME=1 bash tiny_world/train_all.sh unet   # continue a cut-off stage from its checkpoint
 #
-# One torch thread, niced: about 75 minutes on a 2-core CPU shared with other jobs. Every
+# One torch thread, niced. On the shared 2-core CPU that made the shipped weights (load
+# average 5-10) the stages took 27 + 8 + 15 + 47 minutes and the decoder and UNet schedules
+# were stopped at checkpoints (decoder at step 200 of 700, UNet at step 1750 of 4000; see
+# tiny_world/weights/README.md); `RESUME=1 ... unet` continues the UNet's schedule. Every
 # stage is seeded and step-counted (--max-steps fixes the learning-rate schedule), so a rerun
 # repeats the same schedule whatever the machine's speed; checkpoints live in
 # .cache/tiny_world/checkpoints. TINY_WORLD_WEIGHTS=DIR writes the weights elsewhere than
@@ -19,7 +22,7 @@ RUN="nice -n 10 $PY -m"
 R=""
 if [ "${RESUME:-0}" = "1" ]; then R="--resume"; fi
 STAGES="${*:-vae decoder judges unet quality}"
-UNET_STEPS="${UNET_STEPS:-5000}"
+UNET_STEPS="${UNET_STEPS:-4000}"
 
 for stage in $STAGES; do
   case "$stage" in
@@ -28,9 +31,9 @@ for stage in $STAGES; do
     decoder) # sharpen the decoder on whole images, encoder frozen (the UNet's latents stay)
       $RUN tiny_world.train_vae --seed 1 --decoder-only --max-steps 700 --batch 8 --lr 5e-4 $R ;;
     judges)  # attribute classifier (9 heads), then the CLIP evaluator with hard negatives
-      $RUN tiny_world.train_judges --seed 0 --classifier-steps 400 --evaluator-steps 800 $R ;;
+      $RUN tiny_world.train_judges --seed 0 --classifier-steps 300 --evaluator-steps 500 $R ;;
     unet)    # frozen seeded text encoder; 12% "", 35% partial captions from the first step; EMA
-      $RUN tiny_world.train_unet --seed 0 --max-steps "$UNET_STEPS" --images 6144 $R ;;
+      $RUN tiny_world.train_unet --seed 0 --max-steps "$UNET_STEPS" --batch 16 --images 6144 --checkpoint-every 250 $R ;;
     quality)
       $RUN tiny_world.quality --seed 0 ;;
     *) echo "unknown stage $stage (expected vae, decoder, judges, unet, quality)" >&2; exit 2 ;;
