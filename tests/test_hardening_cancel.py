@@ -128,6 +128,7 @@ def test_cancel_during_the_gradient(comfy_server, sd15_checkpoint, tiny_evaluato
     assert _interrupt_and_time(comfy_server, prompt_id) < 2.0
     record = RunRecord.load(path)
     assert 1 <= len(record.loss_curve) < 500 and record.logits is not None
+    assert record.stopped_early  # marked: the run did not finish
 
 
 def test_cancel_during_the_evolution(comfy_server, sd15_checkpoint, tiny_evaluator_file):
@@ -139,7 +140,7 @@ def test_cancel_during_the_evolution(comfy_server, sd15_checkpoint, tiny_evaluat
                             lambda r: len(r["candidates"]) >= 2)  # fmt: skip
     assert _interrupt_and_time(comfy_server, prompt_id) < 2.0
     record = RunRecord.load(path)
-    assert 2 <= len(record.candidates) < 200
+    assert 2 <= len(record.candidates) < 200 and record.stopped_early
     assert len({c.choice for c in record.candidates}) == len(record.candidates)
 
 
@@ -154,4 +155,4 @@ def test_cancel_during_the_held_out_scoring(comfy_server, sd15_checkpoint, tiny_
                             lambda r: len(r["candidates"]) >= r["config"]["evaluations"])  # fmt: skip
     assert _interrupt_and_time(comfy_server, prompt_id) < 2.0
     record = RunRecord.load(path)
-    assert len(record.candidates) >= 2 and record.holdout is None
+    assert len(record.candidates) >= 2 and record.holdout is None and record.stopped_early
