@@ -385,3 +385,36 @@ def test_token_ids_stop_at_the_end_token_not_at_a_pad_id_that_is_a_word(family_m
     for name in ("sd1", "sd2", "sdxl"):
         ids = clip_token_ids(family_models[name][1], "wow !~ a cat")
         assert ids[1] == 0 and len(ids) == 5, (name, ids)
+
+
+def test_optimizer_nodes_on_sd2_v_prediction(family_models, tiny_evaluator, tmp_path):
+    """The gradient and search nodes on an SD 2.x v-prediction model, inside inference mode as
+    ComfyUI runs them; the output CONDITIONING is CLIPTextEncode's of the best text."""
+    import folder_paths
+    from dpo_diff.nodes.gradient_node import ShortcutGradientOptimizer
+    from dpo_diff.nodes.search_node import EvolutionarySearch
+
+    model, clip, vae = family_models["sd2-v"]
+    sampling = dict(seed=3, steps=STEPS, cfg=5.0, sampler_name="euler", scheduler="normal",
+                    width=32, height=32, search_seeds=1)  # fmt: skip
+    before = folder_paths.get_output_directory()
+    folder_paths.set_output_directory(str(tmp_path))
+    try:
+        with torch.inference_mode():
+            learned = ShortcutGradientOptimizer.execute(
+                model, clip, vae, tiny_evaluator, _space(), **sampling, iterations=2,
+                grad_steps=1, step_start=0.3, step_end=0.5, learning_rate=0.1, temperature=1.0,
+            )  # fmt: skip
+            distribution = learned.result[0]
+            out = EvolutionarySearch.execute(
+                model, clip, vae, tiny_evaluator, _space(), **sampling, evaluations=6,
+                population=4, holdout_seeds=1, batch_size=4, distribution=distribution,
+            )  # fmt: skip
+            conditioning, prompt, _comparison, report = out.result
+            reference = clip.encode_from_tokens_scheduled(clip.tokenize(prompt))
+    finally:
+        folder_paths.set_output_directory(before)
+    assert len(distribution.loss_curve) == 2 and distribution.logits is not None
+    assert conditioning[0][0].shape == (1, 77, 64)
+    assert torch.equal(conditioning[0][0], reference[0][0])
+    assert "held-out seeds" in report
