@@ -157,6 +157,9 @@ WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
 def is_widget(spec: list) -> bool:
+    options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+    if options.get("forceInput"):
+        return False  # a socket only: the editor gives it no widget and no widget value
     kind = spec[0]
     return isinstance(kind, list) or kind in WIDGET_TYPES
 
