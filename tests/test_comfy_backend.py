@@ -29,7 +29,7 @@ def _space() -> SearchSpace:
     return SearchSpace(
         prompt="a red cat sitting on a mat",
         mode="negative",
-        base="blurry",
+        negative_prompt="blurry",
         slots=(
             Slot("red", ("", "green", "blue")),
             Slot("cat", ("", "dog", "golden retriever")),  # a multi-token candidate
