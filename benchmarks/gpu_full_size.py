@@ -158,7 +158,7 @@ def section_hybrid(args: argparse.Namespace, models: Any, scorer: Any) -> dict[s
     population = args.hybrid_evaluations // 2
     half = population // 2
     config = SearchConfig(
-        method="hybrid", evaluations=40, search_seeds=(0,), holdout_seeds=(),
+        method="hybrid", evaluations=args.hybrid_evaluations, search_seeds=(0,), holdout_seeds=(),
         batch_size=args.batch, gpo=GPOConfig(iterations=args.hybrid_iterations),
         epo=EPOConfig(population, half, half, population - half),
     )  # fmt: skip
@@ -171,7 +171,9 @@ def section_hybrid(args: argparse.Namespace, models: Any, scorer: Any) -> dict[s
     seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else float("nan")
     return {"seconds": seconds, "peak_gpu_mib": peak, "timings": record.timings,
-            "evaluations": len(record.candidates), "gradient_iterations": len(record.loss_curve),
+            # the budget spent: candidates plus the gradient phase's charge
+            "evaluations": len(record.candidates) + record.gradient_evaluations,
+            "candidates": len(record.candidates), "gradient_iterations": len(record.loss_curve),
             "best": record.best.text if record.best else None}  # fmt: skip
 
 
