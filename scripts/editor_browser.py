@@ -35,7 +35,7 @@ _WATCH_EVENTS = """() => {
   const api = window.app.api;
   api.addEventListener('progress', e => {
     const d = e.detail, p = seen.progress[d.node] ??= {updates: 0, value: 0, max: 0};
-    p.updates += 1; p.value = Math.max(p.value, d.value); p.max = d.max;
+    p.updates += 1; p.value = Math.max(p.value, d.value); p.max = Math.max(p.max, d.max); p.last = [d.value, d.max];
   });
   api.addEventListener('b_preview_with_metadata', e => {
     const id = String(e.detail.displayNodeId ?? e.detail.nodeId);
