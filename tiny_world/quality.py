@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import statistics
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
@@ -360,7 +362,11 @@ def main(argv: list[str]) -> None:
     result = measure(loaded, judge, prompts, train_prompts, seeds, args.seed)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     rows = write_samples(loaded, judge, prompts, seeds, args.out_dir / "samples.png", args.seed)
-    result["args"] = {k: str(v) for k, v in vars(args).items() if k != "held_prompts"}
+    # paths relative to the checkout, so the committed report names no machine's folders
+    result["args"] = {
+        k: (os.path.relpath(v, REPO_ROOT) if isinstance(v, Path) else str(v))
+        for k, v in vars(args).items() if k != "held_prompts"
+    }  # fmt: skip
     (args.out_dir / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
     text = report(result, args, rows)
     (args.out_dir / "QUALITY.md").write_text(text)
