@@ -78,6 +78,14 @@ def test_ui_workflow_matches_the_servers_nodes(comfy_server, path):
                 f"{path.name}: {node['type']} has no input {inp['name']}"
             )
         for slot, out in enumerate(node["outputs"]):
+            if slot >= len(spec["output"]):
+                # the files are made on the newest ComfyUI; an output an older one lacks is
+                # harmless only while nothing is connected to it
+                assert not out.get("links"), (
+                    f"{path.name}: {node['type']} output {slot} is connected, but this "
+                    "ComfyUI's node has no such output"
+                )
+                continue
             assert out["type"] == spec["output"][slot]
             outputs[(node["id"], slot)] = out["type"]
     for link_id, src, slot, dst, dst_slot, kind in ui["links"]:
