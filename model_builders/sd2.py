@@ -17,29 +17,16 @@ import comfy.supported_models_base
 import comfy.text_encoders.sd2_clip
 import torch
 
-from .sd1 import fill_deterministic
+from .sd1 import SD15_UNET_CONFIG, fill_deterministic
 
-# SD 2.x's UNet as ComfyUI's detector reports it (context 1024, linear transformer in/out).
+# SD 2.x's UNet as ComfyUI's detector reports it: SD1.5's layout with context 1024, linear
+# transformer in/out and 64-channel attention heads.
 SD2_UNET_CONFIG: dict = {
-    "use_checkpoint": False,
-    "image_size": 32,
-    "in_channels": 4,
-    "out_channels": 4,
-    "model_channels": 320,
-    "num_res_blocks": [2, 2, 2, 2],
-    "channel_mult": [1, 2, 4, 4],
-    "transformer_depth": [1, 1, 1, 1, 1, 1, 0, 0],
-    "transformer_depth_output": [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0],
-    "transformer_depth_middle": 1,
-    "use_spatial_transformer": True,
-    "legacy": False,
-    "adm_in_channels": None,
+    **SD15_UNET_CONFIG,
     "use_linear_in_transformer": True,
     "context_dim": 1024,
     "num_heads": -1,
     "num_head_channels": 64,
-    "use_temporal_attention": False,
-    "use_temporal_resblock": False,
 }
 
 # ComfyUI tells the 768-v models from the 512 epsilon ones by the spread of this bias in the
