@@ -87,7 +87,7 @@ def load_checkpoint(name: str) -> dict | None:
     if not path.is_file():
         return None
     log.info("resuming from %s", path)
-    return torch.load(path, weights_only=False)
+    return torch.load(path, weights_only=True)  # tensors and plain values only: never unpickle
 
 
 def rng_state(rng: random.Random, gen: torch.Generator) -> dict:
