@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from dpo_core.config import GPOConfig  # noqa: E402
-from dpo_core.evaluation import render_images  # noqa: E402
+from dpo_core.evaluation import generate_images  # noqa: E402
 from dpo_core.gpo import learn_distribution  # noqa: E402
 from dpo_core.optimizers import OPTIMIZERS  # noqa: E402
 from tests.tiny_backend import TinyBackend, TinyScorer, negative_space  # noqa: E402
@@ -39,7 +39,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     backend, scorer, space = TinyBackend(), TinyScorer(), negative_space(sizes=(5,))
-    images = render_images(backend, [space.prompt] * 2, [space.render((3,))] * 2, SEARCH_SEEDS)
+    images = generate_images(backend, [space.prompt] * 2, [space.render((3,))] * 2, SEARCH_SEEDS)
     scorer.targets[space.prompt] = scorer.embed_images(images).mean(0)
     target = scorer.embed_texts([space.prompt])
     config = GPOConfig()

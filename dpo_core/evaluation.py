@@ -1,4 +1,4 @@
-"""Scoring discrete choices with full, gradient-free sampling, and rendering texts to images."""
+"""Scoring discrete choices with full, gradient-free sampling, and generating images from texts."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def fixed_text(space: SearchSpace, negative_prompt: str = "") -> str:
 
 
 @torch.no_grad()
-def render_images(
+def generate_images(
     backend: DiffusionBackend,
     positives: Sequence[str],
     negatives: Sequence[str],
@@ -96,7 +96,7 @@ def evaluate(
     target = prompt_embedding.detach()
     for lo in range(0, len(pairs), batch_size):
         chunk = pairs[lo : lo + batch_size]
-        images = render_images(
+        images = generate_images(
             backend,
             positives[lo : lo + batch_size],
             negatives[lo : lo + batch_size],

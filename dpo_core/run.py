@@ -76,7 +76,7 @@ class SearchRun:
         self.gradient_evaluations = 0  # the gradient phase's charge against the budget
         self.holdout: HoldoutReport | None = None
         # held-out images, (2, seeds, 3, H, W): the original's row, then the best's (kept so
-        # that a before/after grid need not render them again)
+        # that a before/after grid need not generate them again)
         self.holdout_images: torch.Tensor | None = None
         self.timings: dict[str, float] = {}
         self.stopped_early = False

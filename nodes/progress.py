@@ -31,7 +31,7 @@ class NodeProgress:
     held-out scoring) with a preview on the node (the image the gradient iteration scored, its
     x0 estimate; later the best image so far), the record saved as the run goes (so an
     interrupted run loses no evaluated candidate), Cancel, and the held-out images the run
-    rendered (``holdout_images``), so the before/after grid needs no second rendering."""
+    generated (``holdout_images``), so the before/after grid needs no second generation."""
 
     def __init__(self, record_path: Path | None, node_id: str | None = None) -> None:
         self.record_path = record_path

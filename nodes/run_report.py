@@ -8,7 +8,7 @@ from pathlib import Path
 import folder_paths
 import torch
 
-from dpo_core.evaluation import fixed_text, render_images
+from dpo_core.evaluation import fixed_text, generate_images
 from dpo_core.losses import distance
 from dpo_core.record import RunRecord
 
@@ -24,7 +24,7 @@ def comparison_grid(
 ) -> torch.Tensor:
     """Original (top) and best (bottom) on the held-out seeds (the first search seed if none).
     ``holdout_images`` ``(2, seeds, 3, H, W)``, original then best, are the ones the run scored
-    on the held-out seeds: given, nothing is rendered again."""
+    on the held-out seeds: given, nothing is generated again."""
     if holdout_images is not None:
         return grid(list(holdout_images))
     space, config = record.space, record.config
@@ -37,7 +37,7 @@ def comparison_grid(
         positives, negatives = ([fixed] * len(seeds), [text] * len(seeds))
         if space.mode == "positive":
             positives, negatives = negatives, positives
-        rows.append(render_images(backend, positives, negatives, seeds, batch_size))
+        rows.append(generate_images(backend, positives, negatives, seeds, batch_size))
     return grid(rows)
 
 

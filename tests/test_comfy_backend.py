@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from dpo_core.evaluation import render_images
+from dpo_core.evaluation import generate_images
 from dpo_core.relaxation import encode_relaxed
 from dpo_core.shortcut import images_with_gradient
 from dpo_core.space import SearchSpace, Slot
@@ -99,7 +99,7 @@ def test_backend_images_equal_ksampler_images(tiny_sd1, sampler):
     sampler that draws noise while sampling."""
     backend = _backend(tiny_sd1, sampler_name=sampler)
     prompt, negatives, seeds = "a red cat", ["a green dog", "blurry"], [11, 12]
-    ours = render_images(backend, [prompt, prompt], negatives, seeds, batch_size=2).movedim(1, -1)
+    ours = generate_images(backend, [prompt, prompt], negatives, seeds, batch_size=2).movedim(1, -1)
     for i, (negative, seed) in enumerate(zip(negatives, seeds)):
         theirs = _ksampler_images(tiny_sd1, prompt, negative, seed, sampler)
         assert theirs.shape == (1, 32, 32, 3)

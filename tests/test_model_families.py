@@ -270,12 +270,12 @@ def _ksampler_images(models, positive: str, negative: str, seed: int, sampler: s
 @pytest.mark.parametrize("sampler", ["euler", "dpmpp_2m"])
 def test_backend_images_equal_ksampler_images(family_models, name, sampler):
     """What the search scores is what CLIPTextEncode + KSampler + VAEDecode make, batched."""
-    from dpo_core.evaluation import render_images
+    from dpo_core.evaluation import generate_images
 
     models = family_models[name]
     backend = _backend(models, sampler_name=sampler)
     prompt, negatives, seeds = "a red cat", ["a green dog", "blurry"], [11, 12]
-    ours = render_images(backend, [prompt, prompt], negatives, seeds, batch_size=2).movedim(1, -1)
+    ours = generate_images(backend, [prompt, prompt], negatives, seeds, batch_size=2).movedim(1, -1)
     for i, (negative, seed) in enumerate(zip(negatives, seeds)):
         theirs = _ksampler_images(models, prompt, negative, seed, sampler)
         assert (ours[i : i + 1] - theirs).abs().max().item() < 1e-4, (name, sampler, seed)

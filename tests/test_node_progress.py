@@ -1,6 +1,6 @@
 """What the optimizer nodes show while they run, in-process on ComfyUI's own tiny models: a bar
 and a preview in every phase (the gradient phase's preview is the image its iteration scored),
-the before/after grid made from the held-out images the run already rendered, and Load Run
+the before/after grid made from the held-out images the run already generated, and Load Run
 Record offering only the records it can load."""
 
 from __future__ import annotations
@@ -89,10 +89,10 @@ def test_search_shows_every_phase_and_renders_held_out_images_once(
         phases.append(self.phases)
 
     monkeypatch.setattr(progress_module.NodeProgress, "__init__", remember)
-    rendered = []
-    render = run_report.render_images
+    generated = []
+    generate = run_report.generate_images
     monkeypatch.setattr(
-        run_report, "render_images", lambda *a, **k: rendered.append(a) or render(*a, **k)
+        run_report, "generate_images", lambda *a, **k: generated.append(a) or generate(*a, **k)
     )
     model, clip, vae = tiny_sd1
     out = EvolutionarySearch.execute(
@@ -101,7 +101,7 @@ def test_search_shows_every_phase_and_renders_held_out_images_once(
     )  # fmt: skip
     _, _, comparison, report = out.result
     assert comparison.shape == (1, 64, 96, 3)  # original and best rows x 3 held-out seeds
-    assert not rendered, "the grid rendered the held-out images a second time"
+    assert not generated, "the grid generated the held-out images a second time"
     assert "held-out seeds" in report
     assert phases and "holdout" in phases[0] and phases[0][-1] == "done", phases
     # evaluations (of 4), then held-out scoring (the best and the original, or the original

@@ -10,7 +10,7 @@ import torch
 
 from dpo_core import search
 from dpo_core.config import EPOConfig, GPOConfig, SearchConfig
-from dpo_core.evaluation import evaluate, render_images
+from dpo_core.evaluation import evaluate, generate_images
 from dpo_core.gpo import GPOResult, learn_distribution
 from dpo_core.optimizers import OPTIMIZERS
 from dpo_core.record import RunRecord
@@ -29,7 +29,7 @@ def planted(sizes, best):
     """A problem whose prompt embedding is the mean image embedding of the choice ``best``:
     that choice (or one that renders almost the same images) has the lowest loss."""
     backend, scorer, space = TinyBackend(), TinyScorer(), negative_space(sizes=sizes)
-    images = render_images(backend, [space.prompt] * 2, [space.render(best)] * 2, SEARCH_SEEDS)
+    images = generate_images(backend, [space.prompt] * 2, [space.render(best)] * 2, SEARCH_SEEDS)
     scorer.targets[space.prompt] = scorer.embed_images(images).mean(0)
     choices = list(itertools.product(*(range(n) for n in space.sizes)))
     target = scorer.embed_texts([space.prompt])
@@ -281,7 +281,7 @@ def test_progress_carries_the_gradient_preview_and_the_held_out_images():
     backend, scorer = TinyBackend(), TinyScorer()
     for row, choice in enumerate((space.original_choice(), record.best.choice)):
         texts = [space.render(choice)] * 2
-        again = render_images(backend, [space.prompt] * 2, texts, config.holdout_seeds)
+        again = generate_images(backend, [space.prompt] * 2, texts, config.holdout_seeds)
         assert torch.allclose(images[row], again, atol=1e-6)
     target = scorer.embed_texts([space.prompt])
     losses = evaluate(backend, scorer, space, [record.best.choice], config.holdout_seeds, target)

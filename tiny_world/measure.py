@@ -90,9 +90,9 @@ class Judge:
 
     def images(self, triples: Sequence[tuple[str, str, int]]) -> torch.Tensor:
         """The images of ``triples`` ``(N, 3, 64, 64)`` (not cached)."""
-        from dpo_core.evaluation import render_images
+        from dpo_core.evaluation import generate_images
 
-        return render_images(
+        return generate_images(
             self.backend, [t[0] for t in triples], [t[1] for t in triples],
             [t[2] for t in triples], self.batch_size,
         )  # fmt: skip
