@@ -1,7 +1,7 @@
 """Evaluation throughput: candidates per second of EPO fitness (full no-gradient sampling,
 decode, CLIP loss) with batching vs. one at a time (benchmark 3 of BENCHMARKS.md).
 
-Runs ``dpo_core.evaluation.evaluate`` on the same ``--candidates`` distinct negative prompts
+Runs ``dpo_core.evaluation.score_choices`` on the same ``--candidates`` distinct negative prompts
 (one seed each) with each ``--batch-sizes`` value, through ComfyUI's sampler; the sizes take
 turns over ``--repeats`` rounds and medians are compared.
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     common.setup(args.threads)
     import torch
 
-    from dpo_core.evaluation import evaluate
+    from dpo_core.evaluation import score_choices
 
     info = common.machine_info()
     spec = common.MODEL_SPECS[args.model]
@@ -52,12 +52,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     with torch.no_grad():
         target = scorer.embed_texts([space.prompt])
-        evaluate(backend, scorer, space, choices[:1], [0], target, 1)  # warm-up
+        score_choices(backend, scorer, space, choices[:1], [0], target, 1)  # warm-up
         seconds: dict[int, list[float]] = {b: [] for b in args.batch_sizes}
         for r in range(args.repeats):  # interleaved, so that load changes hit every size alike
             for batch in args.batch_sizes:
                 seconds[batch].append(common.timed(
-                    lambda b=batch: evaluate(backend, scorer, space, choices, [0], target, b))[0])  # fmt: skip
+                    lambda b=batch: score_choices(backend, scorer, space, choices, [0], target, b))[0])  # fmt: skip
                 log.info("round %d, batch %d: %.1f s", r + 1, batch, seconds[batch][-1])
         results = []
         for batch in args.batch_sizes:

@@ -129,7 +129,7 @@ def section_overhead(args: argparse.Namespace, models: Any, scorer: Any) -> dict
 def section_throughput(args: argparse.Namespace, models: Any, scorer: Any) -> list[dict]:
     import torch
 
-    from dpo_core.evaluation import evaluate
+    from dpo_core.evaluation import score_choices
 
     backend = common.build_backend(models, args.eval_steps, args.size)
     space = common.cost_space()
@@ -138,10 +138,10 @@ def section_throughput(args: argparse.Namespace, models: Any, scorer: Any) -> li
     out = []
     with torch.no_grad():
         target = scorer.embed_texts([space.prompt])
-        evaluate(backend, scorer, space, choices[:1], [0], target, 1)  # warm-up
+        score_choices(backend, scorer, space, choices[:1], [0], target, 1)  # warm-up
         for batch in sorted({1, args.batch}):
             seconds = common.timed(
-                lambda b=batch: sync(evaluate(backend, scorer, space, choices, [0], target, b))
+                lambda b=batch: sync(score_choices(backend, scorer, space, choices, [0], target, b))
             )[0]
             out.append({"batch_size": batch, "seconds": seconds,
                         "candidates_per_second": len(choices) / seconds})  # fmt: skip

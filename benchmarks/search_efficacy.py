@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from dpo_core.config import EPOConfig, GPOConfig, SearchConfig
-    from dpo_core.evaluation import evaluate
+    from dpo_core.evaluation import score_choices
     from dpo_core.search import optimize
 
     spec = common.MODEL_SPECS[args.model]
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             with torch.no_grad():
                 target = scorer.embed_texts([prompt])
                 seeds = (*search_seeds, *holdout_seeds)
-                original = evaluate(backend, scorer, space, [space.original_choice()], seeds,
+                original = score_choices(backend, scorer, space, [space.original_choice()], seeds,
                                     target, args.batch_size)[0].tolist()  # fmt: skip
             original_search = sum(original[: len(search_seeds)]) / len(search_seeds)
             original_holdout = sum(original[len(search_seeds) :]) / len(holdout_seeds)

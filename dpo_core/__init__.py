@@ -23,7 +23,7 @@ Read the method in this order, the order in which a prompt becomes a chosen nega
 from .config import EPOConfig, GPOConfig, SearchConfig
 from .losses import spherical_distance
 from .protocols import DiffusionBackend, ImageTextScorer
-from .record import Candidate, HoldoutReport, RunRecord
+from .record import Candidate, HoldoutComparison, RunRecord
 from .search import optimize
 from .space import MODES, Mode, SearchSpace, Slot
 
@@ -33,7 +33,7 @@ __all__ = [
     "DiffusionBackend",
     "EPOConfig",
     "GPOConfig",
-    "HoldoutReport",
+    "HoldoutComparison",
     "ImageTextScorer",
     "Mode",
     "RunRecord",

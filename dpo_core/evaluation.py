@@ -66,7 +66,7 @@ def generate_images(
 
 
 @torch.no_grad()
-def evaluate(
+def score_choices(
     backend: DiffusionBackend,
     scorer: ImageTextScorer,
     space: SearchSpace,
@@ -82,6 +82,8 @@ def evaluate(
 
     Choice x seed pairs are sampled ``batch_size`` at a time. ``negative_prompt`` is the fixed
     negative prompt in positive (attack) mode. ``on_batch`` sees every batch's images and losses.
+    Nothing is charged to a budget here: ``SearchRun.evaluate`` spends evaluations (and calls
+    this), the held-out comparison and the benchmarks only score.
     """
     choices = [space.check_choice(c) for c in choices]
     seeds = list(seeds)

@@ -42,7 +42,7 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class HoldoutReport:
+class HoldoutComparison:
     """Best candidate vs. the user's original (all-zero choice) on seeds never searched on."""
 
     seeds: tuple[int, ...]
@@ -54,7 +54,7 @@ class HoldoutReport:
     @classmethod
     def from_dict(
         cls, data: dict[str, Any], fields: Fields | None = None, path: str = ""
-    ) -> HoldoutReport:
+    ) -> HoldoutComparison:
         f = fields or Fields("holdout JSON")
         data = f.mapping(data, path)
         return cls(
@@ -80,7 +80,7 @@ class RunRecord:
     logits: tuple[tuple[float, ...], ...] | None = None  # learned by GPO, one row per slot
     loss_curve: tuple[float, ...] = ()  # GPO loss per gradient iteration
     gradient_evaluations: int = 0  # evaluations the gradient phase was charged (of the budget)
-    holdout: HoldoutReport | None = None
+    holdout: HoldoutComparison | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
     # the run ended before its budget (the callback asked, or Cancel or an error ended it);
     # the candidates are still complete
@@ -127,7 +127,7 @@ class RunRecord:
             gradient_evaluations=f.integer(
                 f.get(data, "gradient_evaluations", "", 0), "gradient_evaluations"
             ),
-            holdout=None if holdout is None else HoldoutReport.from_dict(holdout, f, "holdout"),
+            holdout=None if holdout is None else HoldoutComparison.from_dict(holdout, f, "holdout"),
             timings={k: f.number(v, f"timings.{k}") for k, v in timings.items()},
             stopped_early=f.boolean(f.get(data, "stopped_early", "", False), "stopped_early"),
         )  # fmt: skip

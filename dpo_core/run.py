@@ -12,9 +12,9 @@ from typing import Any, Literal, NotRequired, TypedDict, get_args
 import torch
 
 from .config import SearchConfig
-from .evaluation import evaluate
+from .evaluation import score_choices
 from .protocols import DiffusionBackend, ImageTextScorer
-from .record import Candidate, HoldoutReport, RunRecord
+from .record import Candidate, HoldoutComparison, RunRecord
 from .space import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class SearchRun:
         self.logits: tuple[tuple[float, ...], ...] | None = None
         self.loss_curve: list[float] = []
         self.gradient_evaluations = 0  # the gradient phase's charge against the budget
-        self.holdout: HoldoutReport | None = None
+        self.holdout: HoldoutComparison | None = None
         # held-out images, (2, seeds, 3, H, W): the original's row, then the best's (kept so
         # that a before/after grid need not generate them again)
         self.holdout_images: torch.Tensor | None = None
@@ -103,8 +103,8 @@ class SearchRun:
     ) -> list[Candidate]:
         """Evaluate new choices on the search seeds (at most the remaining budget).
 
-        ``phase`` names what proposed them, one name for all or one per choice. Reports
-        progress after every backend batch group; raises StopSearch when the callback asks to
+        ``phase`` names what proposed them, one name for all or one per choice. Notifies the
+        callback after every backend batch group; raises StopSearch when the callback asks to
         stop, after recording what was already evaluated.
         """
         phases: list[Phase] = [phase] * len(choices) if isinstance(phase, str) else list(phase)
@@ -123,7 +123,7 @@ class SearchRun:
             images: dict[int, torch.Tensor] = {}
 
             start = time.perf_counter()
-            losses = evaluate(
+            losses = score_choices(
                 self.backend,
                 self.scorer,
                 self.space,
@@ -150,11 +150,11 @@ class SearchRun:
                 out.append(candidate)
                 if self.best is None or candidate.mean < self.best.mean:
                     self.best, self.best_image = candidate, images.get(j)
-            self.report(group_phases[-1], self.spent, self.config.evaluations)
+            self.notify(group_phases[-1], self.spent, self.config.evaluations)
         return out
 
     # --- progress --------------------------------------------------------------------------
-    def report(self, phase: Phase, iteration: int, total: int, **extra: Any) -> None:
+    def notify(self, phase: Phase, iteration: int, total: int, **extra: Any) -> None:
         """Call the callback with a ``Progress``; raise StopSearch if it returns False."""
         if self.callback is None:
             return
@@ -186,8 +186,8 @@ class SearchRun:
             stopped_early=self.stopped_early,
         )
 
-    # --- report on held-out seeds ----------------------------------------------------------
-    def evaluate_holdout(self) -> None:
+    # --- the held-out comparison ----------------------------------------------------------
+    def score_holdout(self) -> None:
         """Score the best candidate and the user's original on the held-out seeds."""
         if self.best is None or not self.config.holdout_seeds:
             return
@@ -206,11 +206,11 @@ class SearchRun:
                 kept[key] = images[j].detach().cpu()
             # Held-out scoring is a phase of its own on the progress bar (it samples fully).
             try:
-                self.report("holdout", len(kept), total)
+                self.notify("holdout", len(kept), total)
             except StopSearch:
                 pass  # the search itself is over; the comparison finishes
 
-        losses = evaluate(
+        losses = score_choices(
             self.backend,
             self.scorer,
             self.space,
@@ -228,7 +228,7 @@ class SearchRun:
         self.timed("holdout", time.perf_counter() - start)
         best = tuple(float(v) for v in losses[0].tolist())
         orig = tuple(float(v) for v in losses[-1].tolist())
-        self.holdout = HoldoutReport(
+        self.holdout = HoldoutComparison(
             seeds=self.config.holdout_seeds,
             best_losses=best,
             original_losses=orig,

@@ -88,7 +88,7 @@ def gradient_phase(run: SearchRun) -> tuple[tuple[float, ...], ...]:
     ) -> None:
         run.logits = logits
         run.loss_curve.append(loss)
-        run.report("gradient", i + 1, config.iterations, loss=loss, preview=preview)
+        run.notify("gradient", i + 1, config.iterations, loss=loss, preview=preview)
 
     start = time.perf_counter()
     try:
@@ -146,7 +146,7 @@ def _stopped_by_exception(run: SearchRun) -> None:
     if run.callback is None:
         return
     try:
-        run.report("stopped", run.spent, run.config.evaluations)
+        run.notify("stopped", run.spent, run.config.evaluations)
     except Exception:  # e.g. the callback raising the same Cancel again: the first one wins
         log.debug("the callback raised while a stopped run was being reported", exc_info=True)
 
@@ -198,7 +198,7 @@ def optimize(
         raise
     if not run.stopped_early:
         try:
-            run.evaluate_holdout()
+            run.score_holdout()
         except BaseException:
             _stopped_by_exception(run)
             raise
@@ -206,7 +206,7 @@ def optimize(
     record = run.snapshot()
     if callback is not None and not run.stopped_early:
         try:
-            run.report("done", run.spent, config.evaluations, holdout_images=run.holdout_images)
+            run.notify("done", run.spent, config.evaluations, holdout_images=run.holdout_images)
         except StopSearch:
             pass
     return record

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dpo_core.config import SearchConfig
-from dpo_core.record import Candidate, HoldoutReport, RunRecord
+from dpo_core.record import Candidate, HoldoutComparison, RunRecord
 from dpo_core.space import FormatError, SearchSpace, Slot
 
 PROMPT = "a cat on a red sofa"
@@ -27,7 +27,7 @@ CANDIDATE = Candidate(choice=(1, 0), text="blurry, dog", losses=(0.5, 0.25), mea
 RECORD = RunRecord(
     method="hybrid", config=SearchConfig(), space=NEGATIVE, candidates=(CANDIDATE,),
     best=CANDIDATE, logits=((1.0, 0.0, 0.0), (1.0, 0.0)), loss_curve=(0.4, 0.3),
-    holdout=HoldoutReport((1, 2), (0.3, 0.2), (0.4, 0.5), 0.25, 0.45), timings={"search": 1.5},
+    holdout=HoldoutComparison((1, 2), (0.3, 0.2), (0.4, 0.5), 0.25, 0.45), timings={"search": 1.5},
 )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ import torch
 
 from dpo_core import search
 from dpo_core.config import EPOConfig, GPOConfig, SearchConfig
-from dpo_core.evaluation import evaluate, generate_images
+from dpo_core.evaluation import generate_images, score_choices
 from dpo_core.gpo import GPOResult, learn_distribution
 from dpo_core.optimizers import OPTIMIZERS
 from dpo_core.record import RunRecord
@@ -33,7 +33,7 @@ def planted(sizes, best):
     scorer.targets[space.prompt] = scorer.embed_images(images).mean(0)
     choices = list(itertools.product(*(range(n) for n in space.sizes)))
     target = scorer.embed_texts([space.prompt])
-    losses = evaluate(backend, scorer, space, choices, SEARCH_SEEDS, target, 128).mean(1)
+    losses = score_choices(backend, scorer, space, choices, SEARCH_SEEDS, target, 128).mean(1)
     return backend, scorer, space, choices, losses
 
 
@@ -284,5 +284,5 @@ def test_progress_carries_the_gradient_preview_and_the_held_out_images():
         again = generate_images(backend, [space.prompt] * 2, texts, config.holdout_seeds)
         assert torch.allclose(images[row], again, atol=1e-6)
     target = scorer.embed_texts([space.prompt])
-    losses = evaluate(backend, scorer, space, [record.best.choice], config.holdout_seeds, target)
+    losses = score_choices(backend, scorer, space, [record.best.choice], config.holdout_seeds, target)
     assert losses[0].tolist() == pytest.approx(list(record.holdout.best_losses))
