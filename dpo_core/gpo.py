@@ -17,10 +17,13 @@ from .relaxation import CandidateTokens, encode_relaxed, gumbel_softmax, tokeniz
 from .shortcut import GradientMode, gradient_images, step_schedule
 from .space import SearchSpace
 
-# on_iteration(iteration index, loss, current logits as rows, preview); may raise StopSearch.
-# preview: the image the iteration scored on its first seed, (1, 3, H, W) on the CPU: the decoded
-# clean-latent estimate of the sampled (argmax-layout) text at the shortcut step.
-IterationHook = Callable[[int, float, tuple[tuple[float, ...], ...], torch.Tensor], None]
+# on_iteration(iteration index, loss curve so far, current logits as rows, preview); may raise
+# StopSearch. The curve is collected here only (its last value is this iteration's loss); the
+# hook keeps it. preview: the image the iteration scored on its first seed, (1, 3, H, W) on the
+# CPU: the decoded clean-latent estimate of the sampled (argmax-layout) text at the shortcut step.
+IterationHook = Callable[
+    [int, tuple[float, ...], tuple[tuple[float, ...], ...], torch.Tensor], None
+]
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ def learn_distribution(
         curve.append(float(loss.detach()))
         calls.append(steps if config.gradient == "full" else min(step + config.grad_steps, steps))
         if on_iteration is not None:
-            on_iteration(i, curve[-1], logits_rows(logits), images[:1].detach().cpu())
+            on_iteration(i, tuple(curve), logits_rows(logits), images[:1].detach().cpu())
     cost = gradient_cost(calls, [per_iteration] * len(calls), steps, len(seeds))
     return GPOResult(logits=logits_rows(logits), loss_curve=tuple(curve), cost=cost)
 

@@ -1,4 +1,8 @@
-"""The result of a search as frozen dataclasses that round-trip through JSON."""
+"""The result of a search as frozen dataclasses that round-trip through JSON.
+
+Only what cannot be computed is stored: a candidate's mean loss, the held-out means, the best
+candidate and the method are properties of what is stored beside them (format 2; a format-1
+file, which also stored those, loads the same: its derived fields are not read)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,25 @@ from .config import SearchConfig
 from .json_fields import Fields, FormatError, join, parse_json_object
 from .space import SearchSpace
 
-RECORD_FORMAT_VERSION = 1
+RECORD_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)  # 1 also stored the derived fields, which are not read
+
+
+def mean_of(values: tuple[float, ...]) -> float:
+    return sum(values) / len(values)
+
+
+def read_losses(f: Fields, data: dict[str, Any], key: str, path: str) -> tuple[float, ...]:
+    """A non-empty list of losses (one per seed; a mean is taken of it)."""
+    values = f.numbers(f.get(data, key, path), join(path, key))
+    if not values:
+        f.fail(join(path, key), "at least one loss", [])
+    return values
+
+
+def best_of(candidates: tuple[Candidate, ...] | list[Candidate]) -> Candidate | None:
+    """The candidate of lowest mean loss, the first of equals; None for no candidates."""
+    return min(candidates, key=lambda c: c.mean, default=None)
 
 
 @dataclass(frozen=True)
@@ -21,9 +43,13 @@ class Candidate:
     choice: tuple[int, ...]
     text: str
     losses: tuple[float, ...]  # one per search seed, in config.search_seeds order
-    mean: float
     phase: str  # which part of the run proposed it, e.g. "random", "initial", "evolution"
     generation: int = 0
+
+    @property
+    def mean(self) -> float:
+        """The fitness: the mean loss over the search seeds."""
+        return mean_of(self.losses)
 
     @classmethod
     def from_dict(
@@ -34,8 +60,7 @@ class Candidate:
         return cls(
             choice=f.integers(f.get(data, "choice", path), join(path, "choice")),
             text=f.string(f.get(data, "text", path), join(path, "text")),
-            losses=f.numbers(f.get(data, "losses", path), join(path, "losses")),
-            mean=f.number(f.get(data, "mean", path), join(path, "mean")),
+            losses=read_losses(f, data, "losses", path),
             phase=f.string(f.get(data, "phase", path), join(path, "phase")),
             generation=f.integer(f.get(data, "generation", path, 0), join(path, "generation")),
         )
@@ -48,8 +73,14 @@ class HoldoutComparison:
     seeds: tuple[int, ...]
     best_losses: tuple[float, ...]
     original_losses: tuple[float, ...]
-    best_mean: float
-    original_mean: float
+
+    @property
+    def best_mean(self) -> float:
+        return mean_of(self.best_losses)
+
+    @property
+    def original_mean(self) -> float:
+        return mean_of(self.original_losses)
 
     @classmethod
     def from_dict(
@@ -59,12 +90,8 @@ class HoldoutComparison:
         data = f.mapping(data, path)
         return cls(
             seeds=f.integers(f.get(data, "seeds", path), join(path, "seeds")),
-            best_losses=f.numbers(f.get(data, "best_losses", path), join(path, "best_losses")),
-            original_losses=f.numbers(
-                f.get(data, "original_losses", path), join(path, "original_losses")
-            ),
-            best_mean=f.number(f.get(data, "best_mean", path), join(path, "best_mean")),
-            original_mean=f.number(f.get(data, "original_mean", path), join(path, "original_mean")),
+            best_losses=read_losses(f, data, "best_losses", path),
+            original_losses=read_losses(f, data, "original_losses", path),
         )
 
 
@@ -72,11 +99,9 @@ class HoldoutComparison:
 class RunRecord:
     """Everything a run produced; ``candidates`` holds every evaluation, in order."""
 
-    method: str
     config: SearchConfig
     space: SearchSpace
     candidates: tuple[Candidate, ...] = ()
-    best: Candidate | None = None
     logits: tuple[tuple[float, ...], ...] | None = None  # learned by GPO, one row per slot
     loss_curve: tuple[float, ...] = ()  # GPO loss per gradient iteration
     gradient_evaluations: int = 0  # evaluations the gradient phase was charged (of the budget)
@@ -86,6 +111,15 @@ class RunRecord:
     # the candidates are still complete
     stopped_early: bool = False
     format_version: int = RECORD_FORMAT_VERSION
+
+    @property
+    def method(self) -> str:
+        return self.config.method
+
+    @property
+    def best(self) -> Candidate | None:
+        """The candidate of lowest mean loss (the first of equals), None before any."""
+        return best_of(self.candidates)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -100,26 +134,23 @@ class RunRecord:
         f = Fields("run record JSON")
         data = f.mapping(data, "")
         version = f.get(data, "format_version", "", RECORD_FORMAT_VERSION)
-        if version != RECORD_FORMAT_VERSION:
-            f.fail("format_version", f"{RECORD_FORMAT_VERSION}", version)
+        if version not in READABLE_FORMAT_VERSIONS or isinstance(version, bool):
+            f.fail("format_version", " or ".join(map(str, READABLE_FORMAT_VERSIONS)), version)
         config = f.like_defaults(SearchConfig, f.get(data, "config", ""), "config")
         try:
             search_config = SearchConfig.from_dict(config)
         except (TypeError, ValueError) as err:
             raise f.problem(f"field 'config': {err}") from None
-        best = f.get(data, "best", "", None)
         holdout = f.get(data, "holdout", "", None)
         logits = f.get(data, "logits", "", None)
         timings = f.mapping(f.get(data, "timings", "", {}), "timings")
         return cls(
-            method=f.string(f.get(data, "method", ""), "method"),
             config=search_config,
             space=SearchSpace.from_dict(f.get(data, "space", ""), f, "space"),
             candidates=tuple(
                 Candidate.from_dict(c, f, f"candidates[{i}]")
                 for i, c in enumerate(f.array(f.get(data, "candidates", ""), "candidates"))
             ),
-            best=None if best is None else Candidate.from_dict(best, f, "best"),
             logits=None if logits is None else tuple(
                 f.numbers(row, f"logits[{i}]") for i, row in enumerate(f.array(logits, "logits"))
             ),

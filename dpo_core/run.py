@@ -14,7 +14,7 @@ import torch
 from .config import SearchConfig
 from .evaluation import score_choices
 from .protocols import DiffusionBackend, ImageTextScorer
-from .record import Candidate, HoldoutComparison, RunRecord
+from .record import Candidate, HoldoutComparison, RunRecord, best_of
 from .space import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,11 @@ class SearchRun:
         with torch.no_grad():
             self.prompt_embedding = scorer.embed_texts([space.prompt]).detach()
         self.candidates: list[Candidate] = []
-        self.seen: set[tuple[int, ...]] = set()
-        self.best: Candidate | None = None
-        self.best_image: torch.Tensor | None = None
+        # the best candidate's image on the first search seed, by its choice (only the best's
+        # is kept; ``best_image`` looks it up, so it always belongs to ``best``)
+        self.first_seed_images: dict[tuple[int, ...], torch.Tensor] = {}
         self.logits: tuple[tuple[float, ...], ...] | None = None
-        self.loss_curve: list[float] = []
+        self.loss_curve: tuple[float, ...] = ()  # the gradient phase's, as it comes
         self.gradient_evaluations = 0  # the gradient phase's charge against the budget
         self.holdout: HoldoutComparison | None = None
         # held-out images, (2, seeds, 3, H, W): the original's row, then the best's (kept so
@@ -80,6 +80,23 @@ class SearchRun:
         self.holdout_images: torch.Tensor | None = None
         self.timings: dict[str, float] = {}
         self.stopped_early = False
+
+    # --- what the candidates tell ----------------------------------------------------------
+    @property
+    def best(self) -> Candidate | None:
+        """The candidate of lowest mean loss so far (the first of equals)."""
+        return best_of(self.candidates)
+
+    @property
+    def best_image(self) -> torch.Tensor | None:
+        """The best candidate's image on the first search seed ``(1, 3, H, W)``, if kept."""
+        best = self.best
+        return None if best is None else self.first_seed_images.get(best.choice)
+
+    @property
+    def seen(self) -> set[tuple[int, ...]]:
+        """Every choice evaluated so far (none is evaluated twice)."""
+        return {c.choice for c in self.candidates}
 
     # --- budget ----------------------------------------------------------------------------
     @property
@@ -111,7 +128,8 @@ class SearchRun:
         if len(phases) != len(choices):
             raise ValueError(f"expected one phase per choice, got {len(phases)} for {len(choices)}")
         choices = [self.space.check_choice(c) for c in choices][: max(self.remaining, 0)]
-        repeated = [c for c in choices if c in self.seen]
+        seen = self.seen
+        repeated = [c for c in choices if c in seen]
         if repeated or len(set(choices)) != len(choices):
             raise ValueError(f"expected choices never evaluated before, got repeats {repeated}")
         seeds = list(self.config.search_seeds)
@@ -141,15 +159,15 @@ class SearchRun:
                     choice=choice,
                     text=self.space.render(choice),
                     losses=row,
-                    mean=sum(row) / len(row),
                     phase=group_phases[j],
                     generation=generation,
                 )
                 self.candidates.append(candidate)
-                self.seen.add(choice)
                 out.append(candidate)
-                if self.best is None or candidate.mean < self.best.mean:
-                    self.best, self.best_image = candidate, images.get(j)
+            best = self.best
+            if best is not None and best.choice in group:
+                image = images.get(group.index(best.choice))
+                self.first_seed_images = {} if image is None else {best.choice: image}
             self.notify(group_phases[-1], self.spent, self.config.evaluations)
         return out
 
@@ -158,12 +176,13 @@ class SearchRun:
         """Call the callback with a ``Progress``; raise StopSearch if it returns False."""
         if self.callback is None:
             return
+        best = self.best
         progress: Progress = {
             "phase": phase,
             "iteration": iteration,
             "total": total,
-            "best_loss": None if self.best is None else self.best.mean,
-            "best_text": None if self.best is None else self.best.text,
+            "best_loss": None if best is None else best.mean,
+            "best_text": None if best is None else best.text,
             "image": self.best_image,
             "record": self.snapshot(),
             **extra,  # type: ignore[typeddict-item]  # the NotRequired keys, per phase
@@ -173,13 +192,11 @@ class SearchRun:
 
     def snapshot(self) -> RunRecord:
         return RunRecord(
-            method=self.config.method,
             config=self.config,
             space=self.space,
             candidates=tuple(self.candidates),
-            best=self.best,
             logits=self.logits,
-            loss_curve=tuple(self.loss_curve),
+            loss_curve=self.loss_curve,
             gradient_evaluations=self.gradient_evaluations,
             holdout=self.holdout,
             timings=dict(self.timings),
@@ -189,12 +206,12 @@ class SearchRun:
     # --- the held-out comparison ----------------------------------------------------------
     def score_holdout(self) -> None:
         """Score the best candidate and the user's original on the held-out seeds."""
-        if self.best is None or not self.config.holdout_seeds:
+        best_candidate = self.best
+        if best_candidate is None or not self.config.holdout_seeds:
             return
         original = self.space.original_choice()
-        choices = (
-            [self.best.choice] if self.best.choice == original else [self.best.choice, original]
-        )
+        best_choice = best_candidate.choice
+        choices = [best_choice] if best_choice == original else [best_choice, original]
         start = time.perf_counter()
         kept: dict[tuple[int, int], torch.Tensor] = {}
         total = len(choices) * len(self.config.holdout_seeds)
@@ -232,14 +249,12 @@ class SearchRun:
             seeds=self.config.holdout_seeds,
             best_losses=best,
             original_losses=orig,
-            best_mean=sum(best) / len(best),
-            original_mean=sum(orig) / len(orig),
         )
         log.info(
             "held-out loss: best %.4f vs original %.4f (%r)",
             self.holdout.best_mean,
             self.holdout.original_mean,
-            self.best.text,
+            best_candidate.text,
         )
 
 

@@ -79,16 +79,16 @@ def random_search(run: SearchRun) -> None:
 
 
 def gradient_phase(run: SearchRun) -> tuple[tuple[float, ...], ...]:
-    """GPO on the run's search seeds; logits and loss curve are kept in the run as they come,
-    and the phase's model calls are charged to the budget."""
+    """GPO on the run's search seeds; logits and loss curve (collected by ``learn_distribution``)
+    are kept in the run as they come, and the phase's model calls are charged to the budget."""
     config = run.config.gpo
 
     def on_iteration(
-        i: int, loss: float, logits: tuple[tuple[float, ...], ...], preview: torch.Tensor
-    ) -> None:
-        run.logits = logits
-        run.loss_curve.append(loss)
-        run.notify("gradient", i + 1, config.iterations, loss=loss, preview=preview)
+        i: int, curve: tuple[float, ...], logits: tuple[tuple[float, ...], ...],
+        preview: torch.Tensor,
+    ) -> None:  # fmt: skip
+        run.logits, run.loss_curve = logits, curve
+        run.notify("gradient", i + 1, config.iterations, loss=curve[-1], preview=preview)
 
     start = time.perf_counter()
     try:
@@ -105,7 +105,7 @@ def gradient_phase(run: SearchRun) -> tuple[tuple[float, ...], ...]:
         )
     finally:
         run.timed("gradient", time.perf_counter() - start)
-    run.logits = result.logits
+    run.logits, run.loss_curve = result.logits, result.loss_curve
     run.gradient_evaluations = round(result.cost)
     return result.logits
 

@@ -22,12 +22,12 @@ POSITIVE = SearchSpace(
     (Slot("cat", ("cat", "kitten"), piece=1), Slot("sofa", ("sofa", "couch"), piece=3)),
     pieces=("a ", "cat", " on a red ", "sofa"),
 )  # fmt: skip
-CANDIDATE = Candidate(choice=(1, 0), text="blurry, dog", losses=(0.5, 0.25), mean=0.375,
-                      phase="evolution", generation=2)  # fmt: skip
+CANDIDATE = Candidate(choice=(1, 0), text="blurry, dog", losses=(0.5, 0.25), phase="evolution",
+                      generation=2)  # fmt: skip
 RECORD = RunRecord(
-    method="hybrid", config=SearchConfig(), space=NEGATIVE, candidates=(CANDIDATE,),
-    best=CANDIDATE, logits=((1.0, 0.0, 0.0), (1.0, 0.0)), loss_curve=(0.4, 0.3),
-    holdout=HoldoutComparison((1, 2), (0.3, 0.2), (0.4, 0.5), 0.25, 0.45), timings={"search": 1.5},
+    config=SearchConfig(), space=NEGATIVE, candidates=(CANDIDATE,),
+    logits=((1.0, 0.0, 0.0), (1.0, 0.0)), loss_curve=(0.4, 0.3),
+    holdout=HoldoutComparison((1, 2), (0.3, 0.2), (0.4, 0.5)), timings={"search": 1.5},
 )  # fmt: skip
 
 
