@@ -60,7 +60,7 @@ def generate_images(
         pos = concat_conditionings([encode(t) for t in positives[lo:hi]])
         neg = concat_conditionings([encode(t) for t in negatives[lo:hi]])
         batch_seeds = [int(s) for s in seeds[lo:hi]]
-        latents = backend.sample(backend.noise(batch_seeds), pos, neg, 0, steps, seeds=batch_seeds)
+        latents = backend.sample(backend.noise(batch_seeds), pos, neg, steps, seeds=batch_seeds)
         out.append(backend.decode(latents))
     return torch.cat(out)
 

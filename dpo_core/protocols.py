@@ -79,17 +79,16 @@ class DiffusionBackend(Protocol):
         noise: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        start_step: int,
         end_step: int,
-        latent: torch.Tensor | None = None,
         seeds: Sequence[int] | None = None,
     ) -> torch.Tensor:
-        """Run the sampler without gradient from ``start_step`` to ``end_step``.
+        """Run the sampler without gradient from pure noise (step 0) to ``end_step``, a step
+        index in ``1..steps``.
 
-        ``start_step == 0`` starts from pure noise; otherwise from ``latent``, which is at
-        ``sigmas[start_step]``. Returns the latent at ``sigmas[end_step]`` (at ``end_step ==
-        steps`` that is the clean latent). ``seeds`` (one per image, those of ``noise``) seed
-        samplers that draw fresh noise while sampling; deterministic samplers ignore them.
+        Returns the latent at ``sigmas[end_step]`` (at ``end_step == steps`` that is the clean
+        latent). ``seeds`` (one per image, those of ``noise``) seed samplers that draw fresh
+        noise while sampling; deterministic samplers ignore them. (The method always starts
+        from noise: the shortcut's prefix and full sampling both do.)
         """
         ...
 

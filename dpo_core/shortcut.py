@@ -52,7 +52,7 @@ def latent_at_step(
     so the prefix equals KSampler's first ``step`` steps for the same seeds."""
     if step == 0:
         return initial_latent(backend, noise).detach()
-    return backend.sample(noise, positive.detach(), negative.detach(), 0, step, seeds=seeds)
+    return backend.sample(noise, positive.detach(), negative.detach(), step, seeds=seeds)
 
 
 def images_with_gradient(

@@ -129,43 +129,32 @@ class ComfyBackend:
         noise: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        start_step: int,
         end_step: int,
-        latent: torch.Tensor | None = None,
         seeds: Sequence[int] | None = None,
     ) -> torch.Tensor:
         steps = self.settings.steps
-        if not 0 <= start_step < end_step <= steps:
-            raise ValueError(
-                f"expected 0 <= start_step < end_step <= {steps}, got {start_step}, {end_step}"
-            )
+        if not 0 < end_step <= steps:
+            raise ValueError(f"expected 0 < end_step <= {steps}, got {end_step}")
         if not self.settings.deterministic and len(noise) > 1:
             parts = [
                 self.sample(
                     noise[i : i + 1],
                     positive[i : i + 1],
                     negative[i : i + 1],
-                    start_step,
                     end_step,
-                    None if latent is None else latent[i : i + 1],
                     None if seeds is None else seeds[i : i + 1],
                 )  # fmt: skip
                 for i in range(len(noise))
             ]
             return torch.cat(parts)
         base = self.model.model
-        if start_step == 0:
-            start_latent = torch.zeros_like(noise)
-        else:
-            if latent is None:
-                raise ValueError("expected the latent at start_step when start_step > 0")
-            start_latent = base.process_latent_out(latent.detach().cpu())
+        # KSamplerAdvanced from step 0 (an empty latent plus the noise) to end_step
         out = comfy.sample.sample(
-            self.model, noise if start_step == 0 else torch.zeros_like(noise), steps,
+            self.model, noise, steps,
             self.settings.cfg, self.settings.sampler_name, self.settings.scheduler,
             comfy_conditioning(positive.detach(), self.text.width),
-            comfy_conditioning(negative.detach(), self.text.width), start_latent,
-            denoise=1.0, disable_noise=start_step > 0, start_step=start_step, last_step=end_step,
+            comfy_conditioning(negative.detach(), self.text.width), torch.zeros_like(noise),
+            denoise=1.0, disable_noise=False, start_step=0, last_step=end_step,
             force_full_denoise=end_step == steps, disable_pbar=True,
             seed=int(seeds[0]) if seeds else 0, callback=_check_interrupt,
         )  # fmt: skip

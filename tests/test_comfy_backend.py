@@ -111,9 +111,9 @@ def test_batched_sampling_equals_single_runs(tiny_sd1):
     with torch.no_grad():
         pos = backend.encode_text(["a red cat", "a red cat"])
         neg = backend.encode_text(["green", "dog"])
-        batched = backend.sample(backend.noise([3, 4]), pos, neg, 0, STEPS)
+        batched = backend.sample(backend.noise([3, 4]), pos, neg, STEPS)
         single = torch.cat(
-            [backend.sample(backend.noise([s]), pos[i : i + 1], neg[i : i + 1], 0, STEPS)
+            [backend.sample(backend.noise([s]), pos[i : i + 1], neg[i : i + 1], STEPS)
              for i, s in enumerate([3, 4])]
         )  # fmt: skip
     assert (batched - single).abs().max().item() < 1e-4
@@ -311,4 +311,4 @@ def test_patches_the_gradient_cannot_apply_are_refused_by_name(tiny_sd1):
         with pytest.raises(ValueError, match=re.escape(name)):
             images_with_gradient(backend, backend.noise([0]), pos, neg, 2, 1)
         with torch.no_grad():  # scoring goes through KSampler, which applies every patch
-            assert backend.sample(backend.noise([0]), pos, neg, 0, STEPS).isfinite().all()
+            assert backend.sample(backend.noise([0]), pos, neg, STEPS).isfinite().all()

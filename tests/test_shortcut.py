@@ -39,7 +39,7 @@ def test_shortcut_gradient_equals_autograd_of_the_truncated_computation(grad_ste
     pos = fixed.expand(2, -1, -1)
     sig = [float(s) for s in backend.sigmas]
     with torch.no_grad():
-        x = backend.sample(noise, pos, cond, 0, t)
+        x = backend.sample(noise, pos, cond, t)
     x0 = backend.denoise(x, sig[t], pos, cond)
     if grad_steps == 2:
         x = euler_step(x, x0, sig[t], sig[t + 1])

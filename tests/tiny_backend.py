@@ -179,17 +179,13 @@ class TinyBackend(torch.nn.Module):
         noise: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        start_step: int,
         end_step: int,
-        latent: torch.Tensor | None = None,
         seeds: Sequence[int] | None = None,  # deterministic sampler: unused
     ) -> torch.Tensor:
         sigmas = self.sigmas
-        x = self.initial_latent(noise) if start_step == 0 else latent
-        if x is None:
-            raise ValueError("expected a latent when start_step > 0, got None")
+        x = self.initial_latent(noise)
         with torch.no_grad():
-            for i in range(start_step, end_step):
+            for i in range(end_step):
                 x0 = self.denoise(x, float(sigmas[i]), positive, negative)
                 x = euler_step(x, x0, float(sigmas[i]), float(sigmas[i + 1]))
         return x
