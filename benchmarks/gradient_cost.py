@@ -83,7 +83,7 @@ class GradientIteration:
         self.noise = backend.noise([0])
 
     def start_step(self, steps: int) -> int:
-        return min(round(self.config.step_start * steps), steps - 1)
+        return min(round(self.config.step_start_fraction * steps), steps - 1)
 
     def loss(self, mode: str, step: int, grad_steps: int) -> Any:
         import torch

@@ -44,7 +44,7 @@ def main() -> None:
     target = scorer.embed_texts([space.prompt])
     config = GPOConfig()
     if args.late:
-        config = dataclasses.replace(config, step_start=0.7, step_end=0.9)
+        config = dataclasses.replace(config, step_start_fraction=0.7, step_end_fraction=0.9)
     if args.seeds_per_iteration is not None:
         config = dataclasses.replace(config, seeds_per_iteration=args.seeds_per_iteration)
 

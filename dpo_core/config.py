@@ -8,6 +8,9 @@ from typing import Any
 from .optimizers import OPTIMIZERS, OptimizerName
 from .shortcut import GRADIENT_MODES, STEP_MODES, GradientMode, StepMode
 
+# GPOConfig fields renamed since run record format 1: old name -> new name
+RENAMED_GPO_FIELDS = {"step_start": "step_start_fraction", "step_end": "step_end_fraction"}
+
 
 @dataclass(frozen=True)
 class GPOConfig:
@@ -25,8 +28,10 @@ class GPOConfig:
     hard: bool = False  # straight-through one-hot samples instead of soft mixtures
     gradient: GradientMode = "shortcut"  # "full" backpropagates through every sampling step
     grad_steps: int = 1  # K: model calls with gradient in the shortcut (the paper uses 1)
-    step_start: float = 0.3  # shortcut step t as a fraction of the sampling steps (15 of 50)
-    step_end: float = 0.48  # (24 of 50)
+    # the range of the shortcut step t, as fractions of the sampling steps (0.3 and 0.48 of 50:
+    # steps 15 to 24); the gradient node's widgets keep the names step_start and step_end
+    step_start_fraction: float = 0.3
+    step_end_fraction: float = 0.48
     step_repeats: int = 2  # iterations per step value in the "walk" schedule
     step_mode: StepMode = "walk"  # "walk" through the range in order, or "random" draws
     # search seeds per gradient iteration (cycled); 0 = all, the reference's choice: RMSprop's
@@ -116,9 +121,18 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @staticmethod
+    def with_current_names(data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` (a config's JSON) with the GPO fields of older records under their names."""
+        gpo = data.get("gpo")
+        if not isinstance(gpo, dict) or not set(RENAMED_GPO_FIELDS) & set(gpo):
+            return data
+        renamed = {RENAMED_GPO_FIELDS.get(k, k): v for k, v in gpo.items()}
+        return {**data, "gpo": renamed}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
-        data = dict(data)
+        data = dict(cls.with_current_names(data))
         data["gpo"] = _build(GPOConfig, data.get("gpo", {}))
         data["epo"] = _build(EPOConfig, data.get("epo", {}))
         if "generations" in data and "evaluations" not in data:  # records before evaluations

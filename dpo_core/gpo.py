@@ -133,8 +133,8 @@ def learn_distribution(
     schedule = step_schedule(
         steps,
         config.iterations,
-        config.step_start,
-        config.step_end,
+        config.step_start_fraction,
+        config.step_end_fraction,
         config.step_repeats,
         config.step_mode,
         rng=_python_rng(generator),

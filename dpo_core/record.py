@@ -136,7 +136,8 @@ class RunRecord:
         version = f.get(data, "format_version", "", RECORD_FORMAT_VERSION)
         if version not in READABLE_FORMAT_VERSIONS or isinstance(version, bool):
             f.fail("format_version", " or ".join(map(str, READABLE_FORMAT_VERSIONS)), version)
-        config = f.like_defaults(SearchConfig, f.get(data, "config", ""), "config")
+        raw_config = f.mapping(f.get(data, "config", ""), "config")
+        config = f.like_defaults(SearchConfig, SearchConfig.with_current_names(raw_config), "config")
         try:
             search_config = SearchConfig.from_dict(config)
         except (TypeError, ValueError) as err:

@@ -45,11 +45,11 @@ class ShortcutGradientOptimizer(io.ComfyNode):
                     "Memory grows with K, not with the number of sampling steps.",
                 ),
                 io.Float.Input(
-                    "step_start", default=GPO.step_start, min=0.0, max=0.99, step=0.01,
+                    "step_start", default=GPO.step_start_fraction, min=0.0, max=0.99, step=0.01,
                     tooltip="Earliest step with gradient, as a fraction of the steps (0.3 of 50 = step 15).",
                 ),
                 io.Float.Input(
-                    "step_end", default=GPO.step_end, min=0.0, max=0.99, step=0.01,
+                    "step_end", default=GPO.step_end_fraction, min=0.0, max=0.99, step=0.01,
                     tooltip="Latest step with gradient, as a fraction of the steps (0.48 of 50 = step 24).",
                 ),
                 io.Float.Input("learning_rate", default=GPO.learning_rate, min=0.0001, max=10.0, step=0.01, tooltip="RMSprop learning rate on the logits."),
@@ -79,11 +79,12 @@ class ShortcutGradientOptimizer(io.ComfyNode):
         learning_rate, temperature, negative_prompt: str = "",
     ) -> io.NodeOutput:  # fmt: skip
         check_space(space)
+        # step_start/step_end keep their widget names (saved workflows): GPOConfig's fractions
         if step_start > step_end:
             raise ValueError(f"step_start ({step_start}) must not be above step_end ({step_end})")
         gpo = GPOConfig(
-            iterations=iterations, grad_steps=grad_steps, step_start=step_start,
-            step_end=step_end, learning_rate=learning_rate, temperature=temperature,
+            iterations=iterations, grad_steps=grad_steps, step_start_fraction=step_start,
+            step_end_fraction=step_end, learning_rate=learning_rate, temperature=temperature,
         )  # fmt: skip
         config = SearchConfig(
             method="gpo", evaluations=0, seed=seed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -67,6 +68,28 @@ def test_the_issue_cases_name_the_field(changes, message):
         SearchSpace.from_json(_space_with(**changes))
     assert message in str(info.value)
     assert str(info.value).startswith("search space JSON")
+
+
+def test_a_format_1_record_loads_with_its_derived_values_computed():
+    """Format 1 stored the means, the best candidate and the method beside what they derive
+    from, and the GPO step range as step_start/step_end (this file was written by that code);
+    it loads, the derived values are computed alike, and it saves again as format 2."""
+    path = Path(__file__).parent / "records" / "format_1.json"
+    old = json.loads(path.read_text(encoding="utf-8"))
+    assert old["format_version"] == 1 and "best" in old and "mean" in old["candidates"][0]
+    record = RunRecord.load(path)
+    assert record.method == old["method"] == "hybrid"
+    assert record.best is not None and record.best.text == old["best"]["text"]
+    assert [c.mean for c in record.candidates] == [c["mean"] for c in old["candidates"]]
+    assert record.holdout is not None
+    assert record.holdout.best_mean == old["holdout"]["best_mean"]
+    assert record.holdout.original_mean == old["holdout"]["original_mean"]
+    gpo = record.config.gpo
+    assert (gpo.step_start_fraction, gpo.step_end_fraction) == (0.2, 0.4)
+    again = json.loads(record.to_json())
+    assert again["format_version"] == 2 and "best" not in again and "method" not in again
+    assert "mean" not in again["candidates"][0] and "step_start" not in again["config"]["gpo"]
+    assert RunRecord.from_json(record.to_json()) == record
 
 
 def test_a_record_names_the_field_inside_its_space():

@@ -22,7 +22,7 @@ from tests.tiny_backend import TinyBackend, TinyScorer, negative_space, positive
 SEARCH_SEEDS = (0, 1)
 # On the tiny random backend the clean-latent estimate is only informative late in sampling,
 # so the planted tests take the shortcut step from the last third (real SD: the reference range).
-LATE = {"step_start": 0.7, "step_end": 0.9}
+LATE = {"step_start_fraction": 0.7, "step_end_fraction": 0.9}
 
 
 def planted(sizes, best):
@@ -63,7 +63,8 @@ def test_gpo_finds_the_planted_word_at_the_default_step_range(monkeypatch):
     gradient (an empty argmax keeps a placeholder span)."""
     backend, scorer, space, choices, losses = planted((5,), (3,))
     config = GPOConfig()
-    assert (config.step_start, config.step_end, config.seeds_per_iteration) == (0.3, 0.48, 0)
+    steps = (config.step_start_fraction, config.step_end_fraction, config.seeds_per_iteration)
+    assert steps == (0.3, 0.48, 0)
     gradients: list[bool] = []
     kind = OPTIMIZERS[config.optimizer]
 
