@@ -12,6 +12,7 @@ Read the method in this order, the order in which a prompt becomes a chosen nega
                      ``evaluation``  fully sampled images of a choice, scored per seed
 5. images -> loss    ``losses``, ``scorers``  spherical CLIP distance; the judges' loaders
 6. loss -> choice    ``gpo``         the gradient phase (learned distribution over candidates)
+                     ``distribution``  what it hands a search: ``LearnedDistribution``
                      ``sampling``, ``evolution``  drawing and evolving choices
                      ``run``, ``search``  one run's budget, record and the four methods
 7. results           ``record``      run records that serialise to JSON and load again
@@ -21,6 +22,7 @@ Read the method in this order, the order in which a prompt becomes a chosen nega
 """
 
 from .config import EPOConfig, GPOConfig, SearchConfig
+from .distribution import LearnedDistribution
 from .losses import spherical_distance
 from .protocols import DiffusionBackend, ImageTextScorer
 from .record import Candidate, HoldoutComparison, RunRecord
@@ -35,6 +37,7 @@ __all__ = [
     "GPOConfig",
     "HoldoutComparison",
     "ImageTextScorer",
+    "LearnedDistribution",
     "Mode",
     "RunRecord",
     "SearchConfig",

@@ -7,6 +7,7 @@ import logging
 from comfy_api.latest import io
 
 from dpo_core.config import GPOConfig, SearchConfig
+from dpo_core.distribution import LearnedDistribution
 from dpo_core.search import optimize
 
 from .images import loss_curve
@@ -102,4 +103,4 @@ class ShortcutGradientOptimizer(io.ComfyNode):
             )  # fmt: skip
             record.save(path)
         log.info("learned distribution saved in %s", path)
-        return io.NodeOutput(record, loss_curve(record.loss_curve))
+        return io.NodeOutput(LearnedDistribution.from_record(record), loss_curve(record.loss_curve))

@@ -9,4 +9,6 @@ CATEGORY = "DPO-Diff"
 SearchSpaceIO = io.Custom("DPO_SEARCH_SPACE")  # dpo_core.space.SearchSpace
 # a dpo_core ImageTextScorer (CLIP, HPSv2, the tiny world's judge)
 EvaluatorIO = io.Custom("DPO_EVALUATOR")
-DistributionIO = io.Custom("DPO_DISTRIBUTION")  # learned logits over a space (GPO output)
+# dpo_core.distribution.LearnedDistribution: the gradient node's logits over a space, with the
+# space, their charge in evaluations and the GPO settings (what the search node uses)
+DistributionIO = io.Custom("DPO_DISTRIBUTION")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from dpo_core.config import EPOConfig, SearchConfig
-from dpo_core.record import RunRecord
+from dpo_core.distribution import LearnedDistribution
 from dpo_core.search import optimize
 
 from .inference_tensors import gradient_mode, own_evaluator_weights
@@ -95,7 +95,7 @@ class EvolutionarySearch(io.ComfyNode):
     def execute(
         cls, model, clip, vae, evaluator, space, seed, steps, cfg, sampler_name, scheduler,
         width, height, search_seeds, evaluations, population, holdout_seeds, batch_size,
-        distribution: RunRecord | None = None, negative_prompt: str = "",
+        distribution: LearnedDistribution | None = None, negative_prompt: str = "",
     ) -> io.NodeOutput:  # fmt: skip
         check_space(space)
         logits, charged, gpo = None, 0, SEARCH.gpo
@@ -106,7 +106,7 @@ class EvolutionarySearch(io.ComfyNode):
                     "Search Space Builder output to both optimizer nodes"
                 )
             logits, charged = distribution.logits, distribution.gradient_evaluations
-            gpo = distribution.config.gpo
+            gpo = distribution.gpo
         keep = max(1, population // 2)
         mutations = population // 2
         epo = EPOConfig(

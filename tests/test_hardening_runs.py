@@ -86,5 +86,6 @@ def test_the_gradient_node_takes_the_fixed_negative_in_attack_mode(tiny_sd1, tin
         )  # fmt: skip
     finally:
         folder_paths.set_output_directory(before)
-    learned = out.result[0]
+    assert out.result[0].space == space
+    learned = RunRecord.load(sorted((tmp_path / "dpo_diff").glob("gradient_*.json"))[-1])
     assert learned.config.negative_prompt == "blurry, lowres"  # before: no such input, ""

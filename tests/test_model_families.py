@@ -395,6 +395,8 @@ def test_optimizer_nodes_on_sd2_v_prediction(family_models, tiny_evaluator, tmp_
     from dpo_diff.nodes.gradient_node import ShortcutGradientOptimizer
     from dpo_diff.nodes.search_node import EvolutionarySearch
 
+    from dpo_core.record import RunRecord
+
     model, clip, vae = family_models["sd2-v"]
     sampling = dict(seed=3, steps=STEPS, cfg=5.0, sampler_name="euler", scheduler="normal",
                     width=32, height=32, search_seeds=1)  # fmt: skip
@@ -415,7 +417,8 @@ def test_optimizer_nodes_on_sd2_v_prediction(family_models, tiny_evaluator, tmp_
             reference = clip.encode_from_tokens_scheduled(clip.tokenize(prompt))
     finally:
         folder_paths.set_output_directory(before)
-    assert len(distribution.loss_curve) == 2 and distribution.logits is not None
+    gradient = RunRecord.load(sorted((tmp_path / "dpo_diff").glob("gradient_*.json"))[-1])
+    assert len(gradient.loss_curve) == 2 and distribution.logits == gradient.logits
     assert conditioning[0][0].shape == (1, 77, 64)
     assert torch.equal(conditioning[0][0], reference[0][0])
     assert "held-out seeds" in report

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dpo_core.distribution import LearnedDistribution
 from dpo_core.record import RunRecord
 from dpo_core.space import SearchSpace, Slot
 
@@ -32,6 +33,11 @@ def _space() -> SearchSpace:
     )
 
 
+def _gradient_record(output_dir) -> RunRecord:
+    """The newest gradient run's record (the loss curve stays there, not in the distribution)."""
+    return RunRecord.load(sorted((output_dir / "dpo_diff").glob("gradient_*.json"))[-1])
+
+
 def _nodes():
     from dpo_diff.nodes.gradient_node import ShortcutGradientOptimizer
     from dpo_diff.nodes.search_node import EvolutionarySearch
@@ -48,11 +54,13 @@ def test_gradient_then_evolution_nodes(tiny_sd1, tiny_evaluator, output_dir):
         step_start=0.3, step_end=0.5, learning_rate=0.1, temperature=1.0,
     )  # fmt: skip
     distribution, curve = learned.result
-    assert isinstance(distribution, RunRecord) and distribution.space == space
-    assert len(distribution.loss_curve) == 4 and distribution.logits is not None
+    assert isinstance(distribution, LearnedDistribution) and distribution.space == space
     assert distribution.logits != ((1.0, 0.0, 0.0), (1.0, 0.0, 0.0))  # the logits moved
+    assert all(abs(sum(row) - 1.0) < 1e-9 for row in distribution.probabilities)
     assert curve.shape == (1, 256, 512, 3)
-    assert list((output_dir / "dpo_diff").glob("gradient_*.json"))
+    gradient = _gradient_record(output_dir)
+    assert len(gradient.loss_curve) == 4 and gradient.logits == distribution.logits
+    assert distribution.gradient_evaluations == gradient.gradient_evaluations
 
     out = evolution_node.execute(
         model, clip, vae, tiny_evaluator, space, **SAMPLING, evaluations=8, population=4,
@@ -154,7 +162,8 @@ def test_evaluator_loaded_during_a_prompt_still_gives_gradients(
             model, clip, vae, evaluator, _space(), **SAMPLING, iterations=2, grad_steps=1,
             step_start=0.3, step_end=0.5, learning_rate=0.1, temperature=1.0,
         )  # fmt: skip
-    assert len(out.result[0].loss_curve) == 2
+    assert isinstance(out.result[0], LearnedDistribution)
+    assert len(_gradient_record(output_dir).loss_curve) == 2
 
 
 def test_a_long_prompt_runs_through_both_nodes(tiny_sd1, tiny_evaluator, output_dir):
@@ -172,8 +181,8 @@ def test_a_long_prompt_runs_through_both_nodes(tiny_sd1, tiny_evaluator, output_
         step_start=0.3, step_end=0.5, learning_rate=0.1, temperature=1.0,
     )  # fmt: skip
     distribution = learned.result[0]
-    assert len(distribution.loss_curve) == 2
-    assert all(v == v for v in distribution.loss_curve)  # finite, not NaN
+    curve = _gradient_record(output_dir).loss_curve
+    assert len(curve) == 2 and all(v == v for v in curve)  # finite, not NaN
     out = evolution_node.execute(
         model, clip, vae, tiny_evaluator, space, **SAMPLING, evaluations=4, population=4,
         holdout_seeds=1, batch_size=4, distribution=distribution,
