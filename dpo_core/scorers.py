@@ -2,14 +2,18 @@
 
 CLIP preprocessing is done in torch (resize of the shorter side, centre crop, normalisation) so
 the score stays differentiable with respect to the image. HPSv2 is an open_clip ViT-H-14 with
-human-preference weights: the same class, another registry entry.
+human-preference weights: the same class, another registry entry. ``EVALUATOR_KINDS`` is every
+kind the Evaluator Loader offers (these open_clip architectures, a transformers CLIP file, an
+open_clip model with its config in the file), each with its description, its loader and the
+test of whether a file's weights fit it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +50,8 @@ SCORERS: dict[str, ScorerSpec] = {
 }
 HF_CLIP_KIND = "transformers CLIP"  # a Hugging Face CLIPModel file; architecture from shapes
 EMBEDDED_KIND = "embedded config"  # an open_clip model whose config is stored in the file
+CONFIG_KEY = "open_clip_config"  # the safetensors metadata key of that config
+HF_PATCH_KEY = "vision_model.embeddings.patch_embedding.weight"  # only transformers CLIP has it
 
 
 class WeightsFileError(ValueError):
@@ -55,11 +61,7 @@ class WeightsFileError(ValueError):
 
 def kinds_that_fit(state: dict[str, torch.Tensor]) -> list[str]:
     """The evaluator kinds whose architecture matches these weights' telling shapes."""
-    if "vision_model.embeddings.patch_embedding.weight" in state:
-        return [HF_CLIP_KIND]
-    conv = state.get("visual.conv1.weight")
-    shape = tuple(conv.shape) if isinstance(conv, torch.Tensor) else None
-    return [kind for kind, spec in SCORERS.items() if spec.patch_embedding == shape]
+    return [kind for kind, spec in EVALUATOR_KINDS.items() if spec.fits(state)]
 
 
 def _fit_hint(state: dict[str, torch.Tensor]) -> str:
@@ -248,3 +250,107 @@ def load_scorer(
     return OpenClipScorer.from_checkpoint(
         spec.architecture, checkpoint, name=kind, device=device, dtype=dtype
     )
+
+
+def embedded_config(path: str | Path) -> dict | None:
+    """The open_clip model config stored in a safetensors file's metadata, if any."""
+    if not str(path).endswith(".safetensors"):
+        return None
+    from safetensors import safe_open
+
+    name = Path(path).name
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise WeightsFileError(f"evaluator file {name} is empty (0 bytes); download it again")
+    try:
+        with safe_open(str(path), "pt") as f:
+            raw = (f.metadata() or {}).get(CONFIG_KEY)
+    except Exception as err:  # safetensors raises its own error type for every defect
+        raise WeightsFileError(
+            f"evaluator file {name} is not a readable safetensors file ({err}); it may be "
+            "truncated or another kind of file: download it again"
+        ) from None
+    if not raw:
+        return None
+    try:
+        config = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise WeightsFileError(
+            f"evaluator file {name}: its embedded open_clip config ({CONFIG_KEY}) is not valid "
+            "JSON; save the file again with its config, or pick the kind of its weights"
+        ) from None
+    if not isinstance(config, dict):
+        raise WeightsFileError(
+            f"evaluator file {name}: its embedded open_clip config ({CONFIG_KEY}) is not an "
+            "object of CLIP settings; save the file again with its config"
+        )
+    return config
+
+
+def _load_embedded(path: str | Path) -> OpenClipScorer:
+    config = embedded_config(path)
+    if config is None:
+        fit = kinds_that_fit(load_state_dict(path))
+        others = [k for k in EVALUATOR_KINDS if k != EMBEDDED_KIND]
+        raise WeightsFileError(
+            f"evaluator file {Path(path).name} has no embedded open_clip config; pick its "
+            "kind in the evaluator loader ("
+            + (f"kinds that fit: {', '.join(fit)}" if fit else f"one of {', '.join(others)}")
+            + ")"
+        )
+    return OpenClipScorer.from_checkpoint("custom", path, model_config=config, name=Path(path).stem)
+
+
+def _load_hf_clip(path: str | Path) -> OpenClipScorer:
+    from .hf_clip import load_hf_clip_scorer  # it imports this module
+
+    return load_hf_clip_scorer(path)
+
+
+def _patch_embedding_is(shape: tuple[int, ...]) -> Callable[[dict[str, torch.Tensor]], bool]:
+    def fits(state: dict[str, torch.Tensor]) -> bool:
+        if HF_PATCH_KEY in state:
+            return False
+        conv = state.get("visual.conv1.weight")
+        return isinstance(conv, torch.Tensor) and tuple(conv.shape) == shape
+
+    return fits
+
+
+@dataclass(frozen=True)
+class EvaluatorKind:
+    """A kind the Evaluator Loader offers: what its files hold, how one loads, and whether a
+    file's weights fit it (told from their shapes; never for a config stored in the file)."""
+
+    description: str
+    load: Callable[[str | Path], OpenClipScorer]
+    fits: Callable[[dict[str, torch.Tensor]], bool]
+
+
+def _open_clip_kind(kind: str, spec: ScorerSpec) -> EvaluatorKind:
+    return EvaluatorKind(
+        spec.description,
+        lambda path: load_scorer(kind, path),
+        _patch_embedding_is(spec.patch_embedding),
+    )
+
+
+EVALUATOR_KINDS: dict[str, EvaluatorKind] = {
+    **{kind: _open_clip_kind(kind, spec) for kind, spec in SCORERS.items()},
+    HF_CLIP_KIND: EvaluatorKind(
+        "a Hugging Face CLIPModel file (e.g. openai/clip-vit-base-patch32 model.safetensors)",
+        _load_hf_clip,
+        lambda state: HF_PATCH_KEY in state,
+    ),
+    EMBEDDED_KIND: EvaluatorKind(
+        "an open_clip model whose config is stored in the file",
+        _load_embedded,
+        lambda state: False,
+    ),
+}
+
+
+def load_evaluator(kind: str, path: str | Path) -> OpenClipScorer:
+    """The evaluator of ``kind`` (a key of ``EVALUATOR_KINDS``) from a local weights file."""
+    if kind not in EVALUATOR_KINDS:
+        raise ValueError(f"expected an evaluator kind in {list(EVALUATOR_KINDS)}, got {kind!r}")
+    return EVALUATOR_KINDS[kind].load(path)

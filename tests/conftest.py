@@ -103,6 +103,6 @@ def tiny_evaluator_file(comfy, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_evaluator(tiny_evaluator_file):
-    from dpo_diff.nodes.evaluator_loader import EMBEDDED, load_evaluator
+    from dpo_core.scorers import EMBEDDED_KIND, load_evaluator
 
-    return load_evaluator(EMBEDDED, tiny_evaluator_file)
+    return load_evaluator(EMBEDDED_KIND, tiny_evaluator_file)

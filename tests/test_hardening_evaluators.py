@@ -17,7 +17,7 @@ from dpo_core.scorers import OpenClipScorer, WeightsFileError, kinds_that_fit, l
 @pytest.fixture(scope="module")
 def tiny(tiny_evaluator_file) -> tuple[dict[str, torch.Tensor], dict]:
     """The tiny evaluator's weights and the open_clip config stored in its file."""
-    from dpo_diff.nodes.evaluator_loader import embedded_config
+    from dpo_core.scorers import embedded_config
 
     return load_state_dict(tiny_evaluator_file), embedded_config(tiny_evaluator_file)
 
@@ -55,20 +55,20 @@ def test_truncated_torch_file_and_pickled_objects(tmp_path):
 
 
 def test_invalid_embedded_config(tiny, tmp_path):
-    from dpo_diff.nodes.evaluator_loader import EMBEDDED, load_evaluator
+    from dpo_core.scorers import EMBEDDED_KIND, load_evaluator
 
     state = tiny[0]
     save_file(state, str(tmp_path / "bad_json.safetensors"), metadata={"open_clip_config": "{x"})
     with pytest.raises(WeightsFileError, match="bad_json.safetensors: its embedded open_clip "
                        "config .* is not valid JSON"):  # fmt: skip
-        load_evaluator(EMBEDDED, tmp_path / "bad_json.safetensors")
+        load_evaluator(EMBEDDED_KIND, tmp_path / "bad_json.safetensors")
     config = json.dumps({"embed_dim": 32, "no_such_setting": 1})
     save_file(state, str(tmp_path / "bad_keys.safetensors"), metadata={"open_clip_config": config})
     with pytest.raises(WeightsFileError, match="does not describe a CLIP model"):
-        load_evaluator(EMBEDDED, tmp_path / "bad_keys.safetensors")
+        load_evaluator(EMBEDDED_KIND, tmp_path / "bad_keys.safetensors")
     save_file(state, str(tmp_path / "plain.safetensors"))
     with pytest.raises(WeightsFileError, match="plain.safetensors has no embedded open_clip config"):
-        load_evaluator(EMBEDDED, tmp_path / "plain.safetensors")
+        load_evaluator(EMBEDDED_KIND, tmp_path / "plain.safetensors")
 
 
 def test_weights_of_another_size_give_one_line_not_a_dump(tiny, tmp_path):
@@ -111,14 +111,16 @@ def _comfy_validates(node_class, inputs: dict) -> tuple[bool, list]:
 
 def test_comfyui_still_checks_kind_and_weights(comfy, tmp_path, tiny_evaluator_file):
     import folder_paths
-    from dpo_diff.nodes.evaluator_loader import EMBEDDED, FOLDER, EvaluatorLoader
+    from dpo_diff.nodes.evaluator_loader import FOLDER, EvaluatorLoader
+
+    from dpo_core.scorers import EMBEDDED_KIND
 
     saved = folder_paths.folder_names_and_paths[FOLDER]
     try:
         folder_paths.folder_names_and_paths[FOLDER] = ([str(tmp_path)], saved[1])
         (tmp_path / tiny_evaluator_file.name).symlink_to(tiny_evaluator_file)
         folder_paths.filename_list_cache.pop(FOLDER, None)
-        good = {"kind": EMBEDDED, "weights": tiny_evaluator_file.name}
+        good = {"kind": EMBEDDED_KIND, "weights": tiny_evaluator_file.name}
         assert _comfy_validates(EvaluatorLoader, good)[0]
         # before: validate_inputs(kind, weights) turned ComfyUI's list check off for both
         valid, errors = _comfy_validates(EvaluatorLoader, {**good, "kind": "no such kind"})

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import save_file
 
 from dpo_core.record import RunRecord
+from dpo_core.scorers import EMBEDDED_KIND, load_evaluator
 from dpo_core.space import SearchSpace, Slot
 from dpo_core.spaces.llm import KEYS_ALLOWED_ENV, LLMSettings, llm_candidates
 from dpo_core.spaces.words import analyze
@@ -59,7 +60,7 @@ def cases(comfy, tiny_sd1, tiny_evaluator_file, tmp_path_factory):
     """(where, input, thunk) for every case; a thunk raises or returns what was accepted."""
     import comfy.model_patcher
     import comfy.supported_models
-    from dpo_diff.nodes.evaluator_loader import EMBEDDED, FOLDER, EvaluatorLoader, load_evaluator
+    from dpo_diff.nodes.evaluator_loader import FOLDER, EvaluatorLoader
     from dpo_diff.nodes.model_checks import check_sampling, check_sd1
     from dpo_diff.nodes.space_builder_node import SearchSpaceBuilder
 
@@ -84,14 +85,12 @@ def cases(comfy, tiny_sd1, tiny_evaluator_file, tmp_path_factory):
         path.write_bytes(content)
         return lambda: str(RunRecord.load(path))
 
-    def evaluator_file(name: str, content: bytes | None = None, kind: str = EMBEDDED,
+    def evaluator_file(name: str, content: bytes | None = None, kind: str = EMBEDDED_KIND,
                        metadata: dict | None = None) -> Callable:  # fmt: skip
         path = tmp / name
         if content is not None:
             path.write_bytes(content)
         elif metadata is not None:
-            from dpo_diff.nodes.evaluator_loader import embedded_config  # noqa: F401
-
             from dpo_core.scorers import load_state_dict
 
             save_file(load_state_dict(tiny_evaluator_file), str(path), metadata=metadata)

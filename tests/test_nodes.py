@@ -129,7 +129,9 @@ def test_refusals_name_the_problem(tiny_sd1, tiny_evaluator, output_dir):
 
 def test_evaluator_loader_names_the_folder_when_empty(comfy, tmp_path, tiny_evaluator_file):
     import folder_paths
-    from dpo_diff.nodes.evaluator_loader import EMBEDDED, FOLDER, EvaluatorLoader
+    from dpo_diff.nodes.evaluator_loader import FOLDER, EvaluatorLoader
+
+    from dpo_core.scorers import EMBEDDED_KIND
 
     saved = folder_paths.folder_names_and_paths[FOLDER]
     try:
@@ -139,7 +141,7 @@ def test_evaluator_loader_names_the_folder_when_empty(comfy, tmp_path, tiny_eval
         (tmp_path / tiny_evaluator_file.name).symlink_to(tiny_evaluator_file)
         folder_paths.filename_list_cache.pop(FOLDER, None)
         assert EvaluatorLoader.validate_inputs(tiny_evaluator_file.name) is True
-        (evaluator,) = EvaluatorLoader.execute(EMBEDDED, tiny_evaluator_file.name).result
+        (evaluator,) = EvaluatorLoader.execute(EMBEDDED_KIND, tiny_evaluator_file.name).result
         assert evaluator.embed_texts(["a cat"]).shape == (1, 32)
     finally:
         folder_paths.folder_names_and_paths[FOLDER] = saved
@@ -151,12 +153,12 @@ def test_evaluator_loaded_during_a_prompt_still_gives_gradients(
 ):
     """ComfyUI loads everything under inference mode; the optimizer must still backpropagate
     through an evaluator made there (as the loader nodes make it)."""
-    from dpo_diff.nodes.evaluator_loader import EMBEDDED, load_evaluator
+    from dpo_core.scorers import EMBEDDED_KIND, load_evaluator
 
     gradient_node, _ = _nodes()
     model, clip, vae = tiny_sd1
     with torch.inference_mode():
-        evaluator = load_evaluator(EMBEDDED, tiny_evaluator_file)
+        evaluator = load_evaluator(EMBEDDED_KIND, tiny_evaluator_file)
         assert next(evaluator.parameters()).is_inference()
         out = gradient_node.execute(
             model, clip, vae, evaluator, _space(), **SAMPLING, iterations=2, grad_steps=1,
