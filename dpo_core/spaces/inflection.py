@@ -19,6 +19,11 @@ from .wordnet_data import load_wordnet
 from .words import Form, Pos
 
 _VOWELS = "aeiou"
+# Verbs whose past is the base form and that double no consonant, so that WordNet's verb.exc
+# has no line for them at all (it lists only forms morphy cannot undo): "burst" -> "burst".
+_UNCHANGED_PAST = frozenset(
+    "burst cast cost hurt spread thrust broadcast forecast outcast read".split()
+)
 
 
 @lru_cache(maxsize=1)
@@ -94,7 +99,14 @@ def _inflect_word(word: str, pos: Pos, form: Form) -> str:
             return third[0]
         return word + "es" if word.endswith("o") else _regular_s(word)  # "go" -> "goes"
     past = [f for f in forms if not f.endswith(("ing", "s"))]
-    return past[0] if past else _regular_past(word)
+    if past:
+        return past[0]
+    if word in _UNCHANGED_PAST or (word[-1] in "dt" and word + word[-1] + "ing" in forms):
+        # "putting put", "setting set", "cutting cut": WordNet lists the doubled "-ing" but no
+        # past, because the past is the word itself (morphy needs no entry for it); a verb
+        # with a regular past lists it ("stopped stop", "patted pat")
+        return word
+    return _regular_past(word)
 
 
 def inflect(base: str, pos: Pos, form: Form) -> str:

@@ -356,6 +356,104 @@ def _names(prompt: str, matches: list[re.Match], lowers: list[str]) -> list[bool
     return names
 
 
+# --- phrase rules, after the word-by-word pass -----------------------------------------------
+HEAD_MIN_PRIOR = 1.0  # a noun reading at least this usual (``pos_prior``) may head a phrase
+_PHRASE_ENDERS = _PREPOSITIONS | _BE_FORMS | {"that", "which", "who", "while", "as"}
+_PARTICLES = _PREPOSITIONS | {"up", "down", "out", "off", "away", "back"}
+
+
+def _gap(prompt: str, matches: list[re.Match], i: int) -> str:
+    """The text between word i and word i + 1."""
+    return prompt[matches[i].end() : matches[i + 1].start()]
+
+
+def _phrase_ends_after(
+    prompt: str, matches: list[re.Match], lowers: list[str], tags: list[Pos | None], i: int
+) -> bool:
+    """Nothing of word i's noun phrase follows it: the end of the prompt, punctuation (a comma
+    only if no adjective comes next: "a great, loveable guy" goes on), a preposition, a verb
+    "be", a relative pronoun, or "and"/"or" before a new determiner ("a general and a queen")."""
+    if i + 1 >= len(matches):
+        return True
+    gap = _gap(prompt, matches, i)
+    if _BOUNDARY.search(gap):
+        return gap.strip() != "," or tags[i + 1] != "a"
+    after = lowers[i + 1]
+    if after in _PHRASE_ENDERS:
+        return True
+    return after in ("and", "or") and i + 2 < len(lowers) and lowers[i + 2] in _DETERMINERS
+
+
+def _phrase_heads(
+    prompt: str, matches: list[re.Match], lowers: list[str], tags: list[Pos | None]
+) -> None:
+    """A determiner opens a noun phrase, so the phrase has a noun: when the words after it are
+    all read as adjectives or verbs up to the end of the phrase, the last one is the noun if
+    WordNet has it as a common noun ("a single general and a young queen", "a building with
+    two towers", "some cleaning supplies on it"), and an "-ing" verb before it is its modifier
+    ("cleaning")."""
+    n = len(lowers)
+    for j in range(n - 1):
+        if lowers[j] not in _DETERMINERS or _BOUNDARY.search(_gap(prompt, matches, j)):
+            continue
+        k = j + 1
+        while k < n and tags[k] in ("a", "v"):
+            if _phrase_ends_after(prompt, matches, lowers, tags, k):
+                if pos_prior(lowers[k], "n") >= HEAD_MIN_PRIOR:
+                    for m in range(j + 1, k):
+                        if tags[m] == "v" and lowers[m].endswith("ing"):
+                            tags[m] = "a" if pos_prior(lowers[m], "a") > -math.inf else "n"
+                    tags[k] = "n"
+                break
+            if k + 1 >= n or _BOUNDARY.search(_gap(prompt, matches, k)):
+                break
+            k += 1
+
+
+def _subject_and_verb(
+    prompt: str, matches: list[re.Match], lowers: list[str], tags: list[Pos | None]
+) -> None:
+    """At the start of a phrase, "Light breaks through" is a noun and its verb, not an
+    adjective and a plural noun: the first word is more usual as a noun than as an adjective,
+    the second is an "-s" form WordNet has as a verb, a particle or preposition follows, and
+    the two words are more usual read as noun + verb than as adjective + noun."""
+    for i in range(len(lowers) - 2):
+        first, second = lowers[i], lowers[i + 1]
+        if tags[i] not in ("a", "n") or tags[i + 1] != "n" or lowers[i + 2] not in _PARTICLES:
+            continue
+        if i > 0 and not _BOUNDARY.search(_gap(prompt, matches, i - 1)):
+            continue  # not the start of a phrase ("the light rays through ...")
+        if not second.endswith("s") or lemma_of(second, "v") in (None, second):
+            continue
+        if _BOUNDARY.search(_gap(prompt, matches, i)):
+            continue
+        noun_first, adjective_first = pos_prior(first, "n"), pos_prior(first, "a")
+        if noun_first <= adjective_first:
+            continue  # "Green leaves on the ground": green is an adjective first
+        if noun_first + pos_prior(second, "v") > adjective_first + pos_prior(second, "n"):
+            tags[i], tags[i + 1] = "n", "v"
+
+
+@lru_cache(maxsize=50_000)
+def _names_people(plural: str) -> bool:
+    """The plural's usual sense is a person ("doctors", "farmers")."""
+    lemma = lemma_of(plural, "n")
+    synsets = load_wordnet().synsets(lemma, "n") if lemma else []
+    return bool(synsets) and synsets[0].lexname() == "noun.person"
+
+
+def _apostrophe_dropped(plural: str, lower: str, following: str, lowers: list[str], i: int) -> bool:
+    """A people noun in the plural before a word that is as usual a noun as a verb, with no
+    object after it, is a possessive written without its apostrophe ("doctors mask on");
+    "two models hoist a flag" keeps its verb (an object follows)."""
+    if not _names_people(plural) or lemma_of(lower, "n") is None:
+        return False
+    after = lowers[i + 1] if i + 1 < len(lowers) else ""
+    if after in _DETERMINERS and not _BOUNDARY.search(following):
+        return False
+    return pos_prior(lower, "n") >= pos_prior(lower, "v") - 0.5
+
+
 def analyze(prompt: str) -> PromptAnalysis:
     """Tokens, part of speech, lemma, inflection and weight of every word of a prompt.
 
@@ -389,6 +487,7 @@ def analyze(prompt: str) -> PromptAnalysis:
             (prev_pos == "n" and not prev_plural)
             or possessive
             or (prev_plural and i > 1 and lowers[i - 2] in ("a", "an"))  # "a doctors coat"
+            or (prev_plural and _apostrophe_dropped(lowers[i - 1], lower, following, lowers, i))
         )
         ctx = _Context(
             prev=lowers[i - 1] if i > 0 else "",
@@ -399,11 +498,14 @@ def analyze(prompt: str) -> PromptAnalysis:
             modifier_before=modifier,
         )
         tags.append(_choose_pos(lower, ctx))
+    _subject_and_verb(prompt, matches, lowers, tags)
     # second pass: a word that can be an adjective, right before a noun or coordinated with an
     # adjective ("orange and brown cat"), is an adjective
     for i in range(len(tags) - 1):
         if tags[i] not in ("n", "v") or pos_prior(lowers[i], "a") == -math.inf:
             continue
+        if _BOUNDARY.search(prompt[matches[i].end() : matches[i + 1].start()]):
+            continue  # "wisps of magic, forest": the comma ends the phrase
         before_noun = tags[i + 1] == "n" and not (
             tags[i] == "v" and lowers[i].endswith("ing") and i > 0 and tags[i - 1] == "n"
         )
@@ -412,6 +514,7 @@ def analyze(prompt: str) -> PromptAnalysis:
         )
         if before_noun or coordinated:
             tags[i] = "a"
+    _phrase_heads(prompt, matches, lowers, tags)
     words = []
     for match, lower, pos, name in zip(matches, lowers, tags, names, strict=True):
         function = _is_function(lower)
