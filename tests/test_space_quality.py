@@ -248,3 +248,46 @@ def test_text_similarity_checks_the_embed_function():
     broken = TextSimilarity(lambda texts: torch.zeros(len(texts) + 1, 4))
     with pytest.raises(ValueError, match="expected"):
         broken.similarities("a", ["b"])
+
+
+# --- rules for contrasts of the same kind (prompts of ../shared/data/prompts_dev.json) -----------
+SINK = "a bathroom sink counter with toothpaste and toiletries on it."
+SHOES = "Orange and brown cat sitting on top of white shoes."
+TARMAC = "A old aircraft that is half parked on the tarmac."
+
+
+def test_sisters_that_share_only_their_class_words_are_contrasts():
+    # "plumbing fixture ... water": the class's own words, not a sign of the same thing
+    wordnet = load_wordnet()
+    assert not near_synonym(wordnet.synset("sink.n.01"), wordnet.synset("shower.n.01"))
+    found = _candidates(SINK, "sink")
+    assert "shower" in found, found
+    assert not {"chandelier", "fluorescent", "pendant"} & set(found), found  # far cousins
+
+
+def test_one_name_per_contrasting_thing():
+    found = _candidates(SINK, "sink")
+    toilet_names = {"toilet", "pot", "can", "commode", "potty", "stool", "throne"}
+    assert len(toilet_names & set(found)) <= 1, found
+    wordnet = load_wordnet()
+    for prompt, word in ((SHOES, "shoes"), (TARMAC, "tarmac"), (QUEEN_ELIZABETH, "general")):
+        found = _candidates(prompt, word)
+        senses = [wordnet.morphy(c.replace(" ", "_"), "n") or c for c in found]
+        synsets = [wordnet.synsets(s, "n")[0] for s in senses]
+        assert found and len(set(synsets)) == len(synsets), (word, found)
+
+
+def test_close_kinds_are_not_padded_with_far_cousins():
+    assert _candidates(SHOES, "shoes")[0] == "slippers"
+    assert not {"roofs", "blues", "clothes"} & set(_candidates(SHOES, "shoes"))
+    assert set(_candidates(TARMAC, "tarmac")) <= {"apron", "runway", "pavement", "road"}
+
+
+def test_a_general_is_an_officer_and_nationalities_contrast_with_nationalities():
+    found = _candidates(QUEEN_ELIZABETH, "general")
+    assert {"colonel", "lieutenant", "captain"} & set(found), found
+    assert not {"specific", "special"} & set(found), found
+    french = _candidates(QUEEN_ELIZABETH, "French")
+    assert {"German", "Italian", "English"} <= set(french), french
+    american = _candidates("This American city street has one-way traffic only", "American")
+    assert "Canadian" in american and "Mexican" in american, american

@@ -12,10 +12,15 @@ Contrasts (negative mode), in this order of usefulness (the *tier*):
 1. indirect antonyms: the antonyms of the head of an adjective's similar-to cluster and the
    common members of that antonym's cluster ("scorching" -> "cold", "chilly"); for colours
    and numbers, the other members of the same class ("red" -> "green", "two" -> "three");
+   for an adjective of a named place, the adjectives of its sister places ("French" ->
+   "German", "Italian");
 2. values of the same attribute ("hot" -> temperature -> "cold"), and antonyms reached through
    derivation links (adverbs through their adjective: "oddly" -> "evenly");
 3. co-hyponyms: things of the same kind, found by climbing one to three hypernym levels and
-   coming down as far again ("cat" -> feline, carnivore -> "dog", "fox", "lion").
+   coming down as far again ("cat" -> feline, carnivore -> "dog", "fox", "lion"); the climb
+   stops at the first level that gives a few familiar words, so close kinds are not padded
+   with far cousins ("shoes" -> "slippers", "clogs", not "roofs"). Each contrasting sense
+   gives one word (its most tagged lemma): "sink" -> "toilet", not also "commode", "throne".
 
 Synonyms (positive mode): the other lemmas of the sense, then similar-to adjectives and
 verb-group members, then hypernyms ("cat" -> "feline"), then common hyponyms.
@@ -316,6 +321,47 @@ def _class_members(lemma: str, pos: Pos, sense: Synset | None = None) -> list[tu
     return out
 
 
+@lru_cache(maxsize=1)
+def _pertaining_adjectives() -> dict[int, tuple[tuple[int, str], ...]]:
+    """Noun synset offset -> the (adjective offset, lemma name) pairs that pertain to it,
+    read once from ``data.adj`` (WordNet stores the link only from the adjective: "French"
+    -> France; NLTK would read all 18 000 adjective synsets to invert it)."""
+    table: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    path = Path(str(load_wordnet().root)) / "data.adj"
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith(" ") or " \\ " not in line:
+            continue
+        fields = line.split(" | ", 1)[0].split()
+        words = [fields[4 + 2 * k] for k in range(int(fields[3], 16))]
+        at = 4 + 2 * len(words)
+        for k in range(int(fields[at])):
+            symbol, offset, pos, pair = fields[at + 1 + 4 * k : at + 5 + 4 * k]
+            source = int(pair[:2], 16)
+            if symbol == "\\" and pos == "n" and source:
+                table[int(offset)].append((int(fields[0]), words[source - 1]))
+    return {k: tuple(v) for k, v in table.items()}
+
+
+def _sister_places(synset: Synset) -> list[tuple[Lemma, float]]:
+    """An adjective of a named place or people ("French", "American"): the adjectives of the
+    other members of its class ("German", "Italian"; "Mexican", "Canadian") (tier 1)."""
+    wordnet = load_wordnet()
+    index = _pertaining_adjectives()
+    out: list[tuple[Lemma, float]] = []
+    for item in synset.lemmas():
+        for noun in item.pertainyms():
+            for group in noun.synset().instance_hypernyms():
+                for sister in group.instance_hyponyms():
+                    if sister == noun.synset():
+                        continue
+                    for offset, name in index.get(sister.offset(), ()):
+                        adjective = wordnet.synset_from_pos_and_offset("a", offset)
+                        found = _lemma_in(adjective, name.lower())
+                        if found is not None:
+                            out.append((found, 0.0))
+    return out
+
+
 def _attribute_values(synset: Synset) -> list[tuple[Lemma, float]]:
     """Other adjectives that value the same attribute ("hot" -> temperature -> "cold")."""
     heads = synset.similar_tos() if synset.pos() == "s" else [synset]
@@ -338,7 +384,7 @@ def _familiar_name(name: str) -> bool:
 
 @lru_cache(maxsize=20_000)
 def _co_hyponyms(
-    synset: Synset, levels: int = 3, enough: int = 10, budget: int = 400
+    synset: Synset, levels: int = 3, enough: int = 4, budget: int = 400
 ) -> tuple[tuple[Lemma, float], ...]:
     """Things of the same kind, nearest first: up ``h`` hypernym levels, down ``h`` again.
 
@@ -412,8 +458,12 @@ def near_synonym(a: Synset, b: Synset) -> bool:
     shared = set(a.hypernyms()) & set(b.hypernyms())
     if a == b or not any(_kinds(h) <= SMALL_CLASS for h in shared):
         return False
-    gloss_a, gloss_b = _gloss_words(a), _gloss_words(b)
-    if len(gloss_a & gloss_b) >= 2:
+    # words of the class itself say only that both are of that class: "sink" and "shower" are
+    # both a "plumbing fixture" that has to do with "water", yet two different things
+    genus = {w for h in shared for w in _gloss_words(h) | _prefixes(
+        part for name in h.lemma_names() for part in name.lower().split("_"))}  # fmt: skip
+    gloss_a, gloss_b = _gloss_words(a) - genus, _gloss_words(b) - genus
+    if gloss_a & gloss_b:
         return True
     return bool(_prefixes(n.lower() for n in a.lemma_names()) & gloss_b) or bool(
         _prefixes(n.lower() for n in b.lemma_names()) & gloss_a
@@ -541,6 +591,7 @@ def _raw_contrasts(synset: Synset, lemma: str, pos: Pos) -> Raw:
         out += [(n, 1, b) for n, b in _class_members(lemma, pos)]
         out += [(n, 1, b) for n, b in _cluster_antonyms(synset)]
         out += [(n, 2, b) for n, b in _attribute_values(synset)]
+        out += [(n, 1, b) for n, b in _sister_places(synset)]
     elif pos == "r":  # through the adjective: "oddly" -> odd ~ strange -> "familiarly"
         for pertainym in (p for lem in synset.lemmas() for p in lem.pertainyms()):
             adjective = pertainym.synset()
@@ -608,6 +659,7 @@ def _rank(
     exclude: Callable[[str], bool] | None = None,
     rerank: Callable[[list[str]], list[float]] | None = None,
     antonyms: frozenset[str] = frozenset(),
+    one_per_sense: bool = False,
 ) -> list[str]:
     """Filter, rank (tier, then weight * familiarity + bonus), inflect and deduplicate.
 
@@ -621,10 +673,14 @@ def _rank(
     "laptop computer"), and a broader or narrower word (tier >= 1) must be familiar
     (``familiarity >= BROADER_MIN_FAMILIARITY``: "red" -> "chromatic" is dropped).
     ``relaxed``: the rare-sense rule is off (a last resort when nothing else is found).
+    ``one_per_sense``: the best word of each sense only (contrasts: "sink" -> "toilet", not
+    also its other names "pot", "stool", "throne"; each candidate is another thing).
     """
     best: dict[str, tuple[int, float]] = {}
     names: dict[str, str] = {}
+    sense_of: dict[str, Synset] = {}
     proper = word.text[:1].isupper() and _is_proper(word.lemma, word.pos)
+    preference: dict[str, tuple[int, int]] = {}  # the sense's most tagged lemma, then headword
     for item, tier, bonus, weight in raw:
         name = item.name()
         text = _usable(name.lower() if proper else name, settings)
@@ -650,11 +706,18 @@ def _rank(
         if text not in best or key < (best[text][0], -best[text][1]):
             best[text] = (tier, score)
             names[text] = name
+            sense_of[text] = item.synset()
+            preference[text] = (-lemma_count(item), item.synset().lemmas().index(item))
     ordered = sorted(best, key=lambda t: (best[t][0], -best[t][1]))
     pool = settings.max_candidates + (RERANK_EXTRA if rerank is not None else 0)
     out: list[str] = []
     tiers: list[int] = []
+    name_of_sense: dict[Synset, str] = {}
+    for text in sorted(best, key=lambda t: preference[t]):
+        name_of_sense.setdefault(sense_of[text], text)
     for text in ordered:
+        if one_per_sense and name_of_sense[sense_of[text]] != text:
+            continue
         if exclude is not None and names[text].lower() not in antonyms and exclude(names[text]):
             continue  # checked here, in rank order: only the few that would be kept pay
         form = inflect(text, word.pos, word.form) if word.pos else text
@@ -730,7 +793,7 @@ def contrasts(
     guard = _too_close(senses, word.lemma, word.pos)
     return _rank(
         raw, word, context, settings, exclude=guard, rerank=ranking.candidates,
-        antonyms=antonym_names,
+        antonyms=antonym_names, one_per_sense=True,
     )  # fmt: skip
 
 
