@@ -18,7 +18,10 @@ Before/after comparisons: ``--lexicon-from DIR`` imports ``dpo_core`` from DIR (
 commit unpacked with ``git archive``) and ``--dump-rows FILE`` saves every row; ``--score-rows
 FILE`` scores saved negative rows with the current WordNet relations.
 
-Run: python benchmarks/space_coverage.py [prompts.json] [--clip tiny]
+``--seed N`` draws other judged rows (judge a fresh draw, not the one looked at while
+changing the lexicon); ``--sample-from FILE --seed N`` prints that draw from a saved dump.
+
+Run: python benchmarks/space_coverage.py [prompts.json] [--clip tiny] [--seed N]
 """
 
 from __future__ import annotations
@@ -225,8 +228,8 @@ def print_result(result: dict, label: str) -> None:
     )
 
 
-def sample(rows: list[dict]) -> list[dict]:
-    return random.Random(SEED).sample(rows, min(SAMPLE_ROWS, len(rows)))
+def sample(rows: list[dict], seed: int = SEED) -> list[dict]:
+    return random.Random(seed).sample(rows, min(SAMPLE_ROWS, len(rows)))
 
 
 def main() -> None:
@@ -238,11 +241,24 @@ def main() -> None:
     parser.add_argument("--lexicon-from", type=Path, help="import dpo_core from this folder")
     parser.add_argument("--dump-rows", type=Path, help="save every row of both modes here")
     parser.add_argument("--score-rows", type=Path, help="score the negative rows of this dump")
+    parser.add_argument(
+        "--seed", type=int, default=SEED, help="draw of the judged rows (a fresh one per judging)"
+    )
+    parser.add_argument(
+        "--sample-from", type=Path, help="print the judged rows of this dump (no measuring)"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(args.lexicon_from.resolve() if args.lexicon_from else ROOT))
     import torch
 
     torch.set_num_threads(1)
+    if args.sample_from:
+        dump = json.loads(args.sample_from.read_text(encoding="utf-8"))
+        for mode in ("negative", "positive"):
+            print(f"== {mode} mode: {SAMPLE_ROWS} random rows (seed {args.seed}) ==")
+            for number, row in enumerate(sample(dump[mode], args.seed), 1):
+                print(f"  {number:2d}. {row['word']:>14} -> {', '.join(row['candidates'])}")
+        return
     if args.score_rows:
         dump = json.loads(args.score_rows.read_text(encoding="utf-8"))
         print(json.dumps(relation_share(dump["negative"]), indent=2))
@@ -288,9 +304,9 @@ def main() -> None:
                 for k in ("coverage", "seconds_per_prompt_mean", "seconds_per_prompt_max")
             }
             result["with_tiny_clip"]["rows_changed"] = changed
-            result["with_tiny_clip"]["sample"] = sample(ranked["rows"])
-        rows = sample(result["rows"])
-        print(f"{SAMPLE_ROWS} random rows (seed {SEED}):")
+            result["with_tiny_clip"]["sample"] = sample(ranked["rows"], args.seed)
+        rows = sample(result["rows"], args.seed)
+        print(f"{SAMPLE_ROWS} random rows (seed {args.seed}):")
         for number, row in enumerate(rows, 1):
             print(f"  {number:2d}. {row['word']:>14} -> {', '.join(row['candidates'])}")
         result["sample"] = rows

@@ -291,3 +291,9 @@ def test_a_general_is_an_officer_and_nationalities_contrast_with_nationalities()
     assert {"German", "Italian", "English"} <= set(french), french
     american = _candidates("This American city street has one-way traffic only", "American")
     assert "Canadian" in american and "Mexican" in american, american
+
+
+def test_a_verb_without_its_own_antonym_takes_the_broader_acts_opposite():
+    found = _candidates("two models hoist a flag up a pole in an abstract landscape.", "hoist")
+    assert found[0] == "lower", found  # hoist -> raise -> lower
+    assert _candidates("An airplane sitting on a runway.being loaded up.", "loaded")[0] == "emptied"

@@ -602,6 +602,9 @@ def _raw_contrasts(synset: Synset, lemma: str, pos: Pos) -> Raw:
                     if adverb:
                         out.append((adverb, 2 if head is adjective else 3, 0.0))
     else:
+        if pos == "v":  # the opposite of the broader act: "hoist" -> raise -> "lower"
+            out += [(a, 2, 0.0) for h in synset.hypernyms() for lem in h.lemmas()
+                    for a in lem.antonyms()]  # fmt: skip
         if pos == "n":
             out += [(n, 1, b) for n, b in _class_members(lemma, pos, synset)]
         if pos == "n":
