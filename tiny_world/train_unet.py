@@ -110,7 +110,13 @@ def main(argv: list[str]) -> None:
     p.add_argument("--warmup", type=int, default=200, help="learning-rate warm-up steps")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument(
+        "--stop-at", type=int, default=None,
+        help="stop at this step with a checkpoint, as a cut-off run would (the schedule stays "
+        "that of --max-steps); how the shipped recipe's first stage is reproduced",
+    )  # fmt: skip
     args = p.parse_args(argv)
+    last_step = args.max_steps if args.stop_at is None else min(args.stop_at, args.max_steps)
     setup(args.seed, args.threads)
     start = time.monotonic()
 
@@ -160,7 +166,7 @@ def main(argv: list[str]) -> None:
     sigmas = base.model_sampling.sigmas.float()  # (1000,) ComfyUI's discrete SD schedule
     unet.train()
     budget, t0 = args.minutes * 60.0, time.monotonic()
-    while step < args.max_steps and time.monotonic() - t0 < budget:
+    while step < last_step and time.monotonic() - t0 < budget:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, args.max_steps, args.lr, warmup=args.warmup)
         index = [rng.randrange(n) for _ in range(args.batch)]
