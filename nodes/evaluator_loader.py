@@ -58,7 +58,7 @@ class EvaluatorLoader(io.ComfyNode):
         )  # fmt: skip
 
     @classmethod
-    def validate_inputs(cls, weights):
+    def validate_inputs(cls, weights: str) -> bool | str:
         # ComfyUI skips its own list check for every input named here, so only ``weights`` is
         # named (``kind`` keeps ComfyUI's check) and this does that check itself, with a message
         # that says where the files go.
@@ -78,7 +78,7 @@ class EvaluatorLoader(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, kind, weights) -> io.NodeOutput:
+    def execute(cls, kind: str, weights: str) -> io.NodeOutput:
         path = folder_paths.get_full_path(FOLDER, weights)
         if path is None:
             raise ValueError(f"evaluator weights {weights!r} not found in models/{FOLDER}/")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from comfy_api.latest import io
 
 from dpo_core.config import GPOConfig, SearchConfig
 from dpo_core.distribution import LearnedDistribution
+from dpo_core.scorers import OpenClipScorer
 from dpo_core.search import optimize
+from dpo_core.space import SearchSpace
 
 from .images import loss_curve
 from .inference_tensors import gradient_mode, own_evaluator_weights
@@ -17,6 +20,10 @@ from .progress import NodeProgress
 from .run_files import record_path
 from .shared_inputs import check_space, make_backend, model_inputs, node_id, sampling_inputs
 from .shared_inputs import search_seeds as seeds_from
+
+if TYPE_CHECKING:  # ComfyUI's socket objects, for the signature only
+    from comfy.model_patcher import ModelPatcher
+    from comfy.sd import CLIP, VAE
 
 log = logging.getLogger(__name__)
 GPO = GPOConfig()  # the inputs' defaults
@@ -75,9 +82,11 @@ class ShortcutGradientOptimizer(io.ComfyNode):
 
     @classmethod
     def execute(
-        cls, model, clip, vae, evaluator, space, seed, steps, cfg, sampler_name, scheduler,
-        width, height, search_seeds, iterations, grad_steps, step_start, step_end,
-        learning_rate, temperature, negative_prompt: str = "",
+        cls, model: ModelPatcher, clip: CLIP, vae: VAE, evaluator: OpenClipScorer,
+        space: SearchSpace, seed: int, steps: int, cfg: float, sampler_name: str,
+        scheduler: str, width: int, height: int, search_seeds: int, iterations: int,
+        grad_steps: int, step_start: float, step_end: float, learning_rate: float,
+        temperature: float, negative_prompt: str = "",
     ) -> io.NodeOutput:  # fmt: skip
         check_space(space)
         # step_start/step_end keep their widget names (saved workflows): GPOConfig's fractions

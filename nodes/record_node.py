@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from comfy_api.latest import io
 
 from dpo_core.record import RunRecord
@@ -10,6 +12,9 @@ from .io_types import CATEGORY
 from .run_files import RECORD_FOLDER, list_records, record_folder
 from .run_report import report
 from .shared_inputs import encode_conditioning
+
+if TYPE_CHECKING:  # ComfyUI's CLIP object, for the signature only
+    from comfy.sd import CLIP
 
 # The optimizer nodes' files: search_*.json hold scored candidates; gradient_*.json only a
 # learned distribution (the gradient node scores none), so there is no best prompt to load.
@@ -46,7 +51,7 @@ class LoadRunRecord(io.ComfyNode):
         )  # fmt: skip
 
     @classmethod
-    def execute(cls, record, clip) -> io.NodeOutput:
+    def execute(cls, record: str, clip: CLIP) -> io.NodeOutput:
         path = record_folder() / record
         if not path.is_file():
             raise ValueError(f"run record {record!r} not found in output/{RECORD_FOLDER}/")
@@ -57,6 +62,6 @@ class LoadRunRecord(io.ComfyNode):
         return io.NodeOutput(encode_conditioning(clip, text), text, report(loaded, path))
 
     @classmethod
-    def fingerprint_inputs(cls, record, clip):
+    def fingerprint_inputs(cls, record: str, clip: CLIP) -> float:
         path = record_folder() / record
         return path.stat().st_mtime if path.is_file() else float("nan")

@@ -3,11 +3,15 @@ learned distribution is connected) and outputs the best prompt, its conditioning
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from comfy_api.latest import io
 
 from dpo_core.config import EPOConfig, SearchConfig
 from dpo_core.distribution import LearnedDistribution
+from dpo_core.scorers import OpenClipScorer
 from dpo_core.search import optimize
+from dpo_core.space import SearchSpace
 
 from .inference_tensors import gradient_mode, own_evaluator_weights
 from .io_types import CATEGORY, DistributionIO
@@ -28,6 +32,10 @@ from .shared_inputs import (
 from .shared_inputs import (
     search_seeds as seeds_from,
 )
+
+if TYPE_CHECKING:  # ComfyUI's socket objects, for the signature only
+    from comfy.model_patcher import ModelPatcher
+    from comfy.sd import CLIP, VAE
 
 SEARCH, EPO = SearchConfig(), EPOConfig()  # the inputs' defaults
 
@@ -93,8 +101,10 @@ class EvolutionarySearch(io.ComfyNode):
 
     @classmethod
     def execute(
-        cls, model, clip, vae, evaluator, space, seed, steps, cfg, sampler_name, scheduler,
-        width, height, search_seeds, evaluations, population, holdout_seeds, batch_size,
+        cls, model: ModelPatcher, clip: CLIP, vae: VAE, evaluator: OpenClipScorer,
+        space: SearchSpace, seed: int, steps: int, cfg: float, sampler_name: str,
+        scheduler: str, width: int, height: int, search_seeds: int, evaluations: int,
+        population: int, holdout_seeds: int, batch_size: int,
         distribution: LearnedDistribution | None = None, negative_prompt: str = "",
     ) -> io.NodeOutput:  # fmt: skip
         check_space(space)

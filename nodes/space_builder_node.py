@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import comfy.model_management
 from comfy_api.latest import io
 
-from dpo_core.space import MODES
+from dpo_core.space import MODES, Mode
 from dpo_core.spaces.builder import SOURCE_NAMES, build_space, preview
 from dpo_core.spaces.llm import LLMSettings
 from dpo_core.spaces.text_similarity import (
@@ -19,6 +20,9 @@ from dpo_core.spaces.text_similarity import (
 
 from .clip_similarity import clip_similarity
 from .io_types import CATEGORY, SearchSpaceIO
+
+if TYPE_CHECKING:  # ComfyUI's CLIP object, for the signature only
+    from comfy.sd import CLIP
 
 log = logging.getLogger(__name__)
 _DEFAULT_LLM = LLMSettings()
@@ -98,10 +102,12 @@ class SearchSpaceBuilder(io.ComfyNode):
 
     @classmethod
     def execute(
-        cls, prompt, mode, source, candidates_per_word, include_library, negative_prompt="",
-        clip=None, llm_base_url=_DEFAULT_LLM.base_url, llm_model=_DEFAULT_LLM.model,
-        llm_api_key_env="", llm_timeout=_DEFAULT_LLM.timeout_s, llm_fallback_to_wordnet=False,
-        space_json="", meaning_threshold=DEFAULT_MEANING_THRESHOLD,
+        cls, prompt: str, mode: Mode, source: str, candidates_per_word: int,
+        include_library: bool, negative_prompt: str = "", clip: CLIP | None = None,
+        llm_base_url: str = _DEFAULT_LLM.base_url, llm_model: str = _DEFAULT_LLM.model,
+        llm_api_key_env: str = "", llm_timeout: float = _DEFAULT_LLM.timeout_s,
+        llm_fallback_to_wordnet: bool = False, space_json: str = "",
+        meaning_threshold: float = DEFAULT_MEANING_THRESHOLD,
     ) -> io.NodeOutput:  # fmt: skip
         interrupted = comfy.model_management.throw_exception_if_processing_interrupted
         llm = LLMSettings(
