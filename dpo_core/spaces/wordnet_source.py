@@ -452,7 +452,8 @@ def _gloss_words(synset: Synset) -> set[str]:
 
 def near_synonym(a: Synset, b: Synset) -> bool:
     """Two senses that name variants of one thing: sisters in a small class (at most
-    ``SMALL_CLASS`` kinds) whose definitions share two words or name each other ("laptop" /
+    ``SMALL_CLASS`` kinds) whose definitions share a word that is not one of the class's own
+    words, or name each other ("laptop" /
     "notebook": small portable computers; "city" / "town": "an urban area ... smaller than a
     city"). Sisters in a larger class are different kinds ("rat" / "mouse" among 35 rodents)."""
     shared = set(a.hypernyms()) & set(b.hypernyms())
