@@ -111,6 +111,7 @@ def train_evaluator(
     state,
     batch=64,
     checkpoint=None,
+    stop_at: int | None = None,
 ):
     """CLIP's contrastive loss, every true caption in the batch a target (captions of the world
     repeat), plus one hard-negative caption per image as an extra column for that image."""
@@ -145,7 +146,8 @@ def train_evaluator(
             "step": step,
         }
 
-    while step < max_steps and time.monotonic() - start < seconds:
+    last_step = max_steps if stop_at is None else min(stop_at, max_steps)
+    while step < last_step and time.monotonic() - start < seconds:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, max_steps, 1e-3, warmup=50)
         index = [rng.randrange(len(data)) for _ in range(batch)]
@@ -196,6 +198,11 @@ def main(argv: list[str]) -> None:
     p.add_argument("--classifier-steps", type=int, default=600)
     p.add_argument("--evaluator-steps", type=int, default=900)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoints")
+    p.add_argument(
+        "--evaluator-stop-at", type=int, default=None,
+        help="stop the evaluator at this step with a checkpoint, as a cut-off run would (its "
+        "schedule stays that of --evaluator-steps); how the shipped recipe is reproduced",
+    )  # fmt: skip
     args = p.parse_args(argv)
     setup(args.seed, args.threads)
     data = render_dataset(args.seed, 16384)
@@ -216,7 +223,7 @@ def main(argv: list[str]) -> None:
     left = budget - (time.monotonic() - start)
     evaluator, snap = train_evaluator(
         data, recon, EVALUATOR_CONFIG, args.seed, left, args.evaluator_steps, state,
-        checkpoint=lambda s: save_checkpoint("evaluator", s),
+        checkpoint=lambda s: save_checkpoint("evaluator", s), stop_at=args.evaluator_stop_at,
     )  # fmt: skip
     save_checkpoint("evaluator", snap)
     save_weights(evaluator.state_dict(), weight_path("evaluator"))
