@@ -119,6 +119,8 @@ def tiny_world_workflow() -> dict:
         if inputs.get("evaluator") == ["3", 0]:
             inputs["evaluator"] = ["1", 3]
         inputs.update({k: v for k, v in TINY_WORLD_SETTINGS.items() if k in inputs})
+        if node["class_type"] == "DPOSearchSpaceBuilder":
+            inputs["include_library"] = True  # the world draws defects the library names
         if node["class_type"] == "DPOShortcutGradientOptimizer":
             inputs["iterations"] = 10
         if node["class_type"] == "DPOEvolutionarySearch":
