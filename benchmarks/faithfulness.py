@@ -336,6 +336,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     start = time.perf_counter()
     if args.merge is not None:
+        common.setup(threads=args.threads)  # the summary uses the pack's statistics
         parts = [json.loads(p.read_text()) for p in args.merge]
         rows = sorted((r for part in parts for r in part["rows"]), key=lambda r: r["index"])
         result = {"args": {"merged": [str(p) for p in args.merge], **parts[0]["args"]}, "rows": rows,
