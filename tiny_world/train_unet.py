@@ -111,6 +111,12 @@ def main(argv: list[str]) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument(
+        "--offset-noise", type=float, default=0.0,
+        help="add this times a per-image, per-channel constant N(0, 1) to the training noise, "
+        "so that the noise's mean at the first step stops telling the model the background "
+        "(SD's low-frequency leak, large on an 8x8 latent; tiny_world/QUALITY.md)",
+    )  # fmt: skip
+    p.add_argument(
         "--stop-at", type=int, default=None,
         help="stop at this step with a checkpoint, as a cut-off run would (the schedule stays "
         "that of --max-steps); how the shipped recipe's first stage is reproduced",
@@ -180,6 +186,9 @@ def main(argv: list[str]) -> None:
         x0 = latents[index]  # (B, 4, 8, 8)
         sigma = sigmas[torch.randint(0, len(sigmas), (args.batch,), generator=gen)]
         noise = torch.randn(x0.shape, generator=gen)
+        if args.offset_noise:
+            offset = torch.randn(*x0.shape[:2], 1, 1, generator=gen)
+            noise = noise + args.offset_noise * offset
         x = x0 + sigma.view(-1, 1, 1, 1) * noise
         denoised = base.apply_model(x, sigma, c_crossattn=cond)
         eps = (x - denoised) / sigma.view(-1, 1, 1, 1)
