@@ -34,6 +34,18 @@ def comfy():
     return load_pack()
 
 
+@pytest.fixture()
+def output_dir(comfy, tmp_path):
+    """ComfyUI's output folder pointed at this test's tmp_path (run records and images land
+    there), restored afterwards."""
+    import folder_paths
+
+    before = folder_paths.get_output_directory()
+    folder_paths.set_output_directory(str(tmp_path))
+    yield tmp_path
+    folder_paths.set_output_directory(before)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
     """The tests' models are tiny: one thread is as fast, and it keeps this process from

@@ -19,16 +19,6 @@ SAMPLING = dict(
 
 
 @pytest.fixture()
-def output_dir(comfy, tmp_path):
-    import folder_paths
-
-    before = folder_paths.get_output_directory()
-    folder_paths.set_output_directory(str(tmp_path))
-    yield tmp_path
-    folder_paths.set_output_directory(before)
-
-
-@pytest.fixture()
 def progress_events(comfy):
     """Every ComfyUI progress-bar update as (value, total, has preview, node id)."""
     import comfy.utils

@@ -15,16 +15,6 @@ SAMPLING = dict(
 )  # fmt: skip
 
 
-@pytest.fixture()
-def output_dir(comfy, tmp_path):
-    import folder_paths
-
-    before = folder_paths.get_output_directory()
-    folder_paths.set_output_directory(str(tmp_path))
-    yield tmp_path
-    folder_paths.set_output_directory(before)
-
-
 def _space() -> SearchSpace:
     return SearchSpace(
         prompt="a red cat on a mat",

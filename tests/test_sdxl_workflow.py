@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import torch
 from sdxl_workflow import NAME, SETTINGS
 
@@ -25,16 +24,6 @@ from tests.workflow_in_process import run_in_process
 
 API = Path(__file__).resolve().parents[1] / "workflows" / "api" / f"{NAME}.json"
 SMALL = {"width": 32, "height": 32, "steps": 4}
-
-
-@pytest.fixture()
-def output_dir(comfy, tmp_path):
-    import folder_paths
-
-    before = folder_paths.get_output_directory()
-    folder_paths.set_output_directory(str(tmp_path))
-    yield tmp_path
-    folder_paths.set_output_directory(before)
 
 
 def test_workflow_is_sdxl_shaped():
