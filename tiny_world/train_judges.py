@@ -122,7 +122,7 @@ def train_evaluator(
 
     from . import world
     from .judges import caption_match_matrix, hard_negative_caption
-    from .training import cosine_lr, rng_state, set_rng_state
+    from .training import cosine_lr, last_step, rng_state, set_rng_state
 
     torch.manual_seed(seed)
     model = open_clip.CLIP(**config).train()
@@ -146,8 +146,8 @@ def train_evaluator(
             "step": step,
         }
 
-    last_step = max_steps if stop_at is None else min(stop_at, max_steps)
-    while step < last_step and time.monotonic() - start < seconds:
+    stop = last_step(max_steps, stop_at)
+    while step < stop and time.monotonic() - start < seconds:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, max_steps, 1e-3, warmup=50)
         index = [rng.randrange(len(data)) for _ in range(batch)]

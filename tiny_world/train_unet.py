@@ -90,6 +90,7 @@ def main(argv: list[str]) -> None:
     from .training import (
         cosine_lr,
         init_for_training,
+        last_step,
         load_checkpoint,
         parser,
         rng_state,
@@ -122,7 +123,7 @@ def main(argv: list[str]) -> None:
         "that of --max-steps); how the shipped recipe's first stage is reproduced",
     )  # fmt: skip
     args = p.parse_args(argv)
-    last_step = args.max_steps if args.stop_at is None else min(args.stop_at, args.max_steps)
+    stop = last_step(args.max_steps, args.stop_at)
     setup(args.seed, args.threads)
     start = time.monotonic()
 
@@ -172,7 +173,7 @@ def main(argv: list[str]) -> None:
     sigmas = base.model_sampling.sigmas.float()  # (1000,) ComfyUI's discrete SD schedule
     unet.train()
     budget, t0 = args.minutes * 60.0, time.monotonic()
-    while step < last_step and time.monotonic() - t0 < budget:
+    while step < stop and time.monotonic() - t0 < budget:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, args.max_steps, args.lr, warmup=args.warmup)
         index = [rng.randrange(n) for _ in range(args.batch)]

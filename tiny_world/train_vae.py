@@ -65,6 +65,7 @@ def finetune_decoder(args) -> None:
     from .models import build_vae, load_weights, save_weights, weight_path
     from .training import (
         cosine_lr,
+        last_step,
         load_checkpoint,
         rng_state,
         save_checkpoint,
@@ -91,8 +92,8 @@ def finetune_decoder(args) -> None:
     ae.encoder.eval()
     ae.decoder.train()
     budget, start = args.minutes * 60.0, time.monotonic()
-    last_step = args.max_steps if args.stop_at is None else min(args.stop_at, args.max_steps)
-    while step < last_step and time.monotonic() - start < budget:
+    stop = last_step(args.max_steps, args.stop_at)
+    while step < stop and time.monotonic() - start < budget:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, args.max_steps, args.lr, warmup=20)
         index = torch.tensor([rng.randrange(len(data)) for _ in range(args.batch)])
@@ -111,7 +112,7 @@ def finetune_decoder(args) -> None:
             log.info(
                 "decoder step %d  rec %.4f  (%.0f s)", step, loss.item(), time.monotonic() - start
             )
-        if step % args.checkpoint_every == 0 or step == last_step:
+        if step % args.checkpoint_every == 0 or step == stop:
             save_checkpoint(
                 name,
                 {"model": ae.state_dict(), "opt": opt.state_dict(),

@@ -65,6 +65,12 @@ def cosine_lr(step: int, total: int, peak: float, warmup: int = 100) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def last_step(max_steps: int, stop_at: int | None) -> int:
+    """Where a run stops: the end of its schedule (``max_steps``), or earlier at ``stop_at``
+    (``--stop-at``: a cut-off run repeated exactly; the schedule stays that of max_steps)."""
+    return max_steps if stop_at is None else min(stop_at, max_steps)
+
+
 def checkpoint_path(name: str):
     """Where a trainer keeps its resumable state (outside the shipped weights)."""
     from .dataset import CACHE_DIR
