@@ -86,3 +86,19 @@ def test_faithfulness_tiny(bench, tmp_path, space):
     assert row["negatives"]["none"] == "" and row["negatives"]["hand"]
     for scores in row["scores"].values():
         assert 0.0 <= scores["attributes"] <= 1.0 and scores["evaluator_loss"] >= 0.0
+
+
+def test_faithfulness_merge_joins_shards_and_summarizes(bench, tmp_path):
+    """Two shards (one prompt each) merge into one result whose summary covers both."""
+    args = "--prompts 2 --generations 1 --population 2 --gpo-iterations 1 --search-seeds 1"
+    common = [*args.split(), "--holdout-seeds", "1", "--steps", "3", "--threads", "1",
+              "--space", "vocabulary", "--methods", "none", "random"]  # fmt: skip
+    shards = [tmp_path / f"s{i}.json" for i in range(2)]
+    for i, shard in enumerate(shards):
+        bench("faithfulness").main([*common, "--shard", f"{i}/2", "--out", str(shard)])
+    merged = tmp_path / "merged.json"
+    bench("faithfulness").main(["--merge", *map(str, shards), "--out", str(merged)])
+    data = json.loads(merged.read_text())
+    parts = [json.loads(s.read_text())["rows"][0]["index"] for s in shards]
+    assert [r["index"] for r in data["rows"]] == sorted(parts)
+    assert data["summary"], "the merged result has no summary"

@@ -227,3 +227,13 @@ def test_verdicts_count_unwanted_defects_and_statistics_are_right(comfy):
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
     assert select_prompts(list("abcdefgh"), 4) == list("aceg")
     assert select_prompts(list("abcdefgh"), 4, offset=1) == list("bdfh")
+
+
+def test_stop_at_cuts_a_run_without_changing_its_schedule(comfy):
+    from dpo_diff.tiny_world.training import cosine_lr, last_step
+
+    assert last_step(4000, None) == 4000
+    assert last_step(4000, 1750) == 1750
+    assert last_step(100, 500) == 100  # never past the schedule's end
+    # the learning rate at a step depends on --max-steps only, so a cut run resumes exactly
+    assert cosine_lr(1749, 4000, 1e-3, warmup=200) < cosine_lr(1749, 7000, 1e-3, warmup=200)
