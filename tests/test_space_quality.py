@@ -297,3 +297,54 @@ def test_a_verb_without_its_own_antonym_takes_the_broader_acts_opposite():
     found = _candidates("two models hoist a flag up a pole in an abstract landscape.", "hoist")
     assert found[0] == "lower", found  # hoist -> raise -> lower
     assert _candidates("An airplane sitting on a runway.being loaded up.", "loaded")[0] == "emptied"
+
+
+# --- reading the sense from the words around it -------------------------------------------------
+PIGEON = "The ash and dark pigeon was roosting on the lamppost, observing the environment."
+GARDENER = "A dedicated gardener tending to a meticulously manicured bonsai tree."
+RUNWAY = "An airplane sitting on a runway.being loaded up."
+SUN = "The yellow sun was descending beyond the violet peaks, coloring the sky with hot shades."
+
+
+def _best_sense(prompt, text):
+    from dpo_core.spaces.wordnet_source import _context, _hints
+
+    analysis = analyze(prompt)
+    index = next(i for i, w in enumerate(analysis.words) if w.text == text)
+    word = analysis.words[index]
+    hints = _hints(analysis, index)
+    senses = rank_senses(word.lemma, word.pos, _context(analysis, word), hints=hints)
+    return senses[0][0].name()
+
+
+def test_the_antonym_of_a_sense_far_behind_is_no_contrast():
+    # "observing the environment" is watching it, not keeping a rule ("disrespecting")
+    assert "disrespecting" not in _candidates(PIGEON, "observing")
+    # ... while a close second sense still gives its antonym ("day" the daytime -> "night")
+    assert "night" in _candidates("Light breaks through a cloudy day at the pier.", "day")
+
+
+def test_the_other_words_names_and_classes_select_the_sense():
+    # "airplane" is not in the airstrip's gloss, but its other name "plane" is
+    assert _best_sense(RUNWAY, "runway") == "runway.n.04"
+    found = _candidates(RUNWAY, "runway")
+    assert found and not {"bolt", "lever", "handlebar", "handspike"} & set(found), found
+
+
+def test_to_before_a_noun_phrase_is_no_infinitive():
+    # "tending to a tree" is looking after it, not having a tendency ("reluctant")
+    assert _best_sense(GARDENER, "tending") == "tend.v.02"
+    assert "reluctant" not in _candidates(GARDENER, "tending")
+    # an infinitive after "to" keeps the tendency
+    assert _best_sense("the dogs tend to sleep all day", "tend") == "tend.v.01"
+
+
+def test_an_individual_named_in_lower_case_is_the_thing_itself():
+    # "the sun" is the star (an instance in WordNet, written "sun" as well as "Sun"), not
+    # sunlight; its contrasts are the other bodies in the sky, its broader word is "star"
+    assert _best_sense(SUN, "sun") == "sun.n.01"
+    found = _candidates(SUN, "sun")
+    assert "planet" in found, found
+    assert not {"ray", "fluorescence", "daylight", "binary", "giant"} & set(found), found
+    assert "star" in _candidates(SUN, "sun", mode="positive")
+    assert "planet" in _candidates("a full moon over the sea", "moon")

@@ -57,6 +57,7 @@ _STOP = frozenset("a an the of in on or and to with for by as is be at from that
 _BLOCKED = frozenset(
     "negro nigger negroid colored coloured redskin oriental squaw bitch fagot faggot".split()
 )
+_PARTICLES = frozenset("up down out off over away back about around through into".split())
 _CLASS_LEXNAMES = ("noun.attribute", "noun.quantity")  # colours, numbers: class co-members
 RARE_SENSE_OTHER = 5  # SemCor tags in other senses that make an untagged sense "rare"
 BROADER_MIN_FAMILIARITY = 1.0  # synonyms mode: broader/narrower words at least this familiar
@@ -64,6 +65,7 @@ NEAR_TIE = 1.5  # senses this close to the best one may be reordered by a text e
 TIE_SENSES = 3  # ... at most this many
 RERANK_EXTRA = 2  # a text encoder reorders the first max_candidates + this many candidates
 DOMAIN_WEIGHT = 1.0  # sense score per other prompt word in the sense's domain (at most two)
+OTHER_ANTONYM_WEIGHT = 0.3  # a weaker sense gives its antonyms if at least this close
 GUARD_SENSES = 6  # senses of the word (most frequent first) a contrast must not be close to
 SMALL_CLASS = 6  # a hypernym with at most this many kinds: its members may be variants
 GENERAL_CLASS = 60  # a hypernym with more kinds than this is too broad for co-hyponyms
@@ -189,6 +191,55 @@ def _lemma_in(synset: Synset, lemma: str) -> Lemma | None:
     return None
 
 
+@lru_cache(maxsize=20_000)
+def _related_words(lemma: str, pos: str) -> frozenset[str]:
+    """What a prompt word brings to mind beyond its own spelling: the other names of its two
+    most usual senses in its part of speech in the prompt, and of their direct hypernyms, as
+    gloss prefixes.
+
+    The prompt's own words rarely occur in the gloss of the sense they select ("airplane"
+    never in "a strip of level paved surface where planes can take off and land"), but their
+    synonyms and classes often do ("plane"; "shower" is a "plumbing fixture", as is the
+    "toilet" that is no room). A match through these counts ``RELATED_WEIGHT``.
+    """
+    names: set[str] = set()
+    for synset in load_wordnet().synsets(lemma, pos)[:2]:  # type: ignore[arg-type]
+        for related in (synset, *synset.hypernyms()):
+            if related.pos() == "n" and related.min_depth() < 4:
+                continue  # "object", "whole", "person": shared by half the nouns
+            for name in related.lemma_names():
+                names.update(name.lower().split("_"))
+    # the particles of phrasal names ("sit down", "load up") are in every other gloss
+    return frozenset(_prefixes(names - _STOP - _PARTICLES))
+
+
+@dataclass(frozen=True)
+class SenseHints:
+    """What the prompt around a word says about its sense, beyond the bag of its words.
+
+    ``related``: the other content words with their part of speech, for ``_related_words``.
+    ``to_object``: a verb followed by "to" and a noun phrase ("tending to a tree"): the "to"
+    is a preposition, so a sense that WordNet uses only with an infinitive ("tend to be",
+    have a tendency) does not fit.
+    """
+
+    related: tuple[tuple[str, str], ...] = ()
+    to_object: bool = False
+
+
+RELATED_WEIGHT = 0.5  # sense score per other prompt word found only through _related_words
+
+
+UNTAGGED_PRIOR = 0.5  # weight of WordNet's sense order for a word SemCor never tagged
+FRAME_PENALTY = 3.0  # a verb sense whose sentence frames do not fit the prompt
+
+
+def _infinitive_only(item: Lemma) -> bool:
+    """Every sentence frame of the verb sense takes "to INFINITIVE" ("tend to be")."""
+    frames = item.frame_strings()
+    return bool(frames) and all("INFINITIVE" in f for f in frames)
+
+
 SenseBonus = Callable[[list[Synset]], list[float]]  # senses -> extra score each (a text model)
 
 
@@ -199,6 +250,7 @@ def rank_senses(
     domains: Sequence[str] = (),
     bonus: SenseBonus | None = None,
     prefer: Sequence[str] = (),
+    hints: SenseHints | None = None,
 ) -> list[tuple[Synset, float]]:
     """Senses of ``lemma`` as ``pos``, best first, with weights in (0, 1] (best = 1).
 
@@ -210,19 +262,39 @@ def rank_senses(
     Senses whose gloss marks them as insults are never offered.
     """
     wordnet = load_wordnet()
-    context_set = _prefixes({c.lower() for c in context} - {lemma} - _STOP)
+    others = [c.lower() for c in context if c.lower() != lemma and c.lower() not in _STOP]
+    context_set = _prefixes(others)
+    # each other word counts once: in full if its own spelling is found, else at
+    # RELATED_WEIGHT if one of its related names is
+    hints = hints or SenseHints()
+    related = [
+        _related_words(c, p) - context_set
+        for c, p in hints.related
+        if c != lemma and len(c) >= 3 and c not in _STOP
+    ]
+    senses = wordnet.synsets(lemma, pos)
+    # WordNet lists a word's senses by SemCor frequency; for a word SemCor never tagged
+    # ("runway") the order is the lexicographer's, so it is worth less than a context word
+    tagged = any((i := _lemma_in(s, lemma)) is not None and lemma_count(i) for s in senses)
+    prior = 1.5 if tagged else UNTAGGED_PRIOR
     scored: list[tuple[float, Synset]] = []
-    for rank, synset in enumerate(wordnet.synsets(lemma, pos)):
-        if synset.instance_hypernyms():
-            continue  # a named individual ("Elizabeth" the queen), not a kind of thing
+    for rank, synset in enumerate(senses):
+        if synset.instance_hypernyms() and not any(n == lemma for n in synset.lemma_names()):
+            # a named individual ("Elizabeth" the queen), not a kind of thing; but one that
+            # is also written in lower case is how people name it ("the sun", "the moon")
+            continue
         if _OFFENSIVE_GLOSS.search(synset.definition()):
             continue
         item = _lemma_in(synset, lemma)
         count = lemma_count(item) if item is not None else 0
-        overlap = len(_signature(synset) & context_set) if context_set else 0
+        signature = _signature(synset)
+        overlap = float(len(signature & context_set)) if context_set else 0.0
+        overlap += RELATED_WEIGHT * sum(1 for names in related if names & signature)
         domain = min(2, sum(1 for d in domains if d == synset.lexname()))
-        score = overlap + DOMAIN_WEIGHT * domain + 0.8 * math.log1p(count) + 1.5 / (1 + rank)
+        score = overlap + DOMAIN_WEIGHT * domain + 0.8 * math.log1p(count) + prior / (1 + rank)
         score += AGENT_BONUS if synset.lexname() in prefer else 0.0
+        if hints.to_object and item is not None and _infinitive_only(item):
+            score -= FRAME_PENALTY
         scored.append((score, synset))
     scored.sort(key=lambda pair: -pair[0])
     if bonus is not None and len(scored) > 1:
@@ -384,7 +456,7 @@ def _familiar_name(name: str) -> bool:
 
 @lru_cache(maxsize=20_000)
 def _co_hyponyms(
-    synset: Synset, levels: int = 3, enough: int = 4, budget: int = 400
+    synset: Synset, levels: int = 3, enough: int = 4, budget: int = 400, individuals: bool = False
 ) -> tuple[tuple[Lemma, float], ...]:
     """Things of the same kind, nearest first: up ``h`` hypernym levels, down ``h`` again.
 
@@ -418,7 +490,12 @@ def _co_hyponyms(
             general = synset.pos() == "n" and top.min_depth() < 4
             for depth in range(1, 2 if general else height + 1):
                 below = [s for s in frontier if s not in excluded or s in ancestors]
-                frontier = [h for s in below if s != synset for h in s.hyponyms()]
+                frontier = [
+                    h
+                    for s in below
+                    if s != synset
+                    for h in s.hyponyms() + (s.instance_hyponyms() if individuals else [])
+                ]
                 visited += len(frontier)
                 for node in frontier:
                     if node in excluded or node in seen:
@@ -610,7 +687,18 @@ def _raw_contrasts(synset: Synset, lemma: str, pos: Pos) -> Raw:
             out += [(n, 1, b) for n, b in _class_members(lemma, pos, synset)]
         if pos == "n":
             out += [(n, 3, b) for n, b in _co_meronyms(synset)]
-        peers = _co_hyponyms(synset, levels=3 if pos == "n" else 1)
+        if synset.instance_hypernyms():
+            # an individual people name in lower case ("the sun"): its peers are those of its
+            # class ("star" -> "planet", "satellite") and the individuals among them ("moon");
+            # the kinds of its own class are kinds of what it is ("binary star", "giant")
+            peers = tuple(
+                peer
+                for cls in synset.instance_hypernyms()
+                for peer in _co_hyponyms(cls, individuals=True)
+                if peer[0].synset() != synset
+            )
+        else:
+            peers = _co_hyponyms(synset, levels=3 if pos == "n" else 1)
         if synset.lexname() == "noun.Tops":  # a top class: only other top classes
             peers = tuple(p for p in peers if p[0].synset().lexname() == "noun.Tops")
         out += [(n, 3, b) for n, b in peers]
@@ -622,7 +710,8 @@ def _raw_synonyms(synset: Synset, lemma: str, pos: Pos) -> Raw:
     near = synset.similar_tos() + synset.also_sees() + synset.verb_groups()
     out += [(n, 1, 0.0) for s in near for n in s.lemmas()]
     if pos in ("n", "v"):
-        out += [(n, 2, 0.0) for s in synset.hypernyms() for n in s.lemmas()]
+        broader = synset.hypernyms() + synset.instance_hypernyms()  # "sun" -> "star"
+        out += [(n, 2, 0.0) for s in broader for n in s.lemmas()]
         out += [(n, 3, 0.0) for s in synset.hyponyms() for n in s.lemmas()]
     return out
 
@@ -748,16 +837,19 @@ def _gather(
     relation,
     bonus: SenseBonus | None = None,
     prefer: Sequence[str] = (),
+    hints: SenseHints | None = None,
 ) -> Gathered:
     """Raw candidates of the word's best senses, and those senses (best first)."""
     if word.pos is None:
         return [], []
     raw: list[tuple[Lemma, int, float, float]] = []
     domains = [d for w in context for p in ("n", "v") if (d := _usual_lexname(w, p)) is not None]
-    senses = rank_senses(word.lemma, word.pos, context, domains, bonus, prefer)
+    senses = rank_senses(word.lemma, word.pos, context, domains, bonus, prefer, hints)
     used: list[Synset] = []
     for index, (synset, weight) in enumerate(senses[:5]):
-        if index and relation is _raw_contrasts:  # other senses' direct antonyms: "day" -> "night"
+        if index and relation is _raw_contrasts and weight >= OTHER_ANTONYM_WEIGHT:
+            # other senses' direct antonyms: "day" -> "night"; not those of a sense far
+            # behind ("observing the environment" is no observing of a rule: "disrespecting")
             raw.extend((a, 2, 0.0, weight) for a in _antonym_lemmas(synset, word.lemma))
         if index >= settings.max_senses or (index and weight < 0.5):
             continue  # a clearly worse sense adds noise ("cat" the guy -> "man")
@@ -778,6 +870,7 @@ class Ranking:
     senses: SenseBonus | None = None
     prefer: tuple[str, ...] = ()  # domains the reading asks for ("queen Elizabeth": a person)
     candidates: Callable[[list[str]], list[float]] | None = None
+    hints: SenseHints | None = None  # what the words around it say (``_hints``)
 
 
 def contrasts(
@@ -788,7 +881,9 @@ def contrasts(
     Never a word that WordNet relates to a used sense as a synonym, hypernym, hyponym or
     near-synonym, nor a derivation of the word (``_too_close``); antonyms always pass.
     """
-    raw, senses = _gather(word, context, settings, _raw_contrasts, ranking.senses, ranking.prefer)
+    raw, senses = _gather(
+        word, context, settings, _raw_contrasts, ranking.senses, ranking.prefer, ranking.hints
+    )
     if word.pos is None:
         return []
     antonym_names = frozenset(
@@ -805,7 +900,9 @@ def synonyms(
     word: Word, context: Sequence[str], settings: WordNetSettings, ranking: Ranking = Ranking()
 ) -> list[str]:
     """Synonyms (then hypernyms, hyponyms) that can replace the word in the prompt, best first."""
-    every, senses = _gather(word, context, settings, _raw_synonyms, ranking.senses, ranking.prefer)
+    every, senses = _gather(
+        word, context, settings, _raw_synonyms, ranking.senses, ranking.prefer, ranking.hints
+    )
     # the best sense's words first: a second sense's words change the meaning ("queen" the
     # ruler is no "insect"); they are the last resort, when the best sense gives nothing
     found = _rank(_best_only(every), word, context, settings, True, rerank=ranking.candidates)
@@ -817,7 +914,9 @@ def synonyms(
     loose = replace(
         settings, min_count=0, min_senses_if_unseen=0, multiword_min_count=0, max_length=20
     )
-    raw, senses = _gather(word, context, loose, _raw_synonyms, ranking.senses, ranking.prefer)
+    raw, senses = _gather(
+        word, context, loose, _raw_synonyms, ranking.senses, ranking.prefer, ranking.hints
+    )
     raw = _best_only(raw)
     found = _rank(raw, word, context, loose, positive=True, relaxed=True)
     if len(found) < 2 and senses and word.pos in ("n", "v"):
@@ -897,8 +996,9 @@ def _ranking(similarity: TextSimilarity | None, analysis: PromptAnalysis, index:
     word = analysis.words[index]
     prompt = analysis.prompt
     animate = _animate_domains(analysis, index)
+    hints = _hints(analysis, index)
     if similarity is None:
-        return Ranking(prefer=animate)
+        return Ranking(prefer=animate, hints=hints)
 
     def senses(synsets: list[Synset]) -> list[float]:
         glosses = [s.definition() for s in synsets]
@@ -908,7 +1008,27 @@ def _ranking(similarity: TextSimilarity | None, analysis: PromptAnalysis, index:
         cased = [match_case(f, word.text) for f in forms]
         return candidate_bonus(similarity, prompt, word.start, word.end, cased)
 
-    return Ranking(senses, prefer=animate, candidates=candidates)
+    return Ranking(senses, prefer=animate, candidates=candidates, hints=hints)
+
+
+_DETERMINERS = frozenset(
+    "a an the this that these those his her its their my our your some".split()
+)
+
+
+def _hints(analysis: PromptAnalysis, index: int) -> SenseHints:
+    """``SenseHints`` of one word: the other content words with their part of speech, and
+    whether a verb is followed by "to" and a noun phrase (a determiner or a noun after it)."""
+    words = analysis.words
+    word = words[index]
+    related = tuple(
+        (w.lemma.lower(), w.pos) for w in analysis.content_words if w is not word and w.pos
+    )
+    to_object = False
+    if word.pos == "v" and index + 2 < len(words) and words[index + 1].text.lower() == "to":
+        after = words[index + 2]
+        to_object = after.text.lower() in _DETERMINERS or after.pos in ("n", "a")
+    return SenseHints(related, to_object)
 
 
 def wordnet_candidates(
