@@ -348,3 +348,29 @@ def test_an_individual_named_in_lower_case_is_the_thing_itself():
     assert not {"ray", "fluorescence", "daylight", "binary", "giant"} & set(found), found
     assert "star" in _candidates(SUN, "sun", mode="positive")
     assert "planet" in _candidates("a full moon over the sea", "moon")
+
+
+DONUT = "A powdered and glazed donut laid out to be eaten"
+
+
+def test_an_adjective_sense_for_other_things_does_not_describe_the_noun():
+    # "(used of eyes) lacking liveliness" is no glazed donut; "(of foods) covered with a shiny
+    # coating" is; its contrast is the direct antonym of a close sense, unfamiliar as it is
+    assert _best_sense(DONUT, "glazed") == "glazed.s.02"
+    found = _candidates(DONUT, "glazed")
+    assert "unglazed" in found, found
+    assert not {"full", "filled", "loaded", "stuffed", "empty"} & set(found), found
+    assert "coated" in _candidates(DONUT, "glazed", mode="positive")
+    # the bracket names a kind the noun belongs to: "(used of living things ...)", a queen
+    assert _best_sense(QUEEN_ELIZABETH, "young") == "young.a.01"
+
+
+def test_no_cousins_through_a_class_near_the_top():
+    # a couple and a village are both a "gathering", a gardener and a coroner both "experts":
+    # kinds that far apart are no contrast a reader would draw
+    couple = _candidates("A couple of people standing next to a food cart filled with smoke.",
+                         "couple")  # fmt: skip
+    assert not {"court", "village", "party", "town"} & set(couple), couple
+    assert not {"specialist", "marksman", "coroner"} & set(_candidates(GARDENER, "gardener"))
+    # close classes still give cousins: a cat's peers are other carnivores
+    assert {"dog", "fox"} <= set(_candidates(SHOES, "cat"))

@@ -68,6 +68,7 @@ DOMAIN_WEIGHT = 1.0  # sense score per other prompt word in the sense's domain (
 OTHER_ANTONYM_WEIGHT = 0.3  # a weaker sense gives its antonyms if at least this close
 GUARD_SENSES = 6  # senses of the word (most frequent first) a contrast must not be close to
 SMALL_CLASS = 6  # a hypernym with at most this many kinds: its members may be variants
+COUSIN_MIN_DEPTH = 5  # cousins only through a class at least this deep
 GENERAL_CLASS = 60  # a hypernym with more kinds than this is too broad for co-hyponyms
 # Glosses that mark a sense as an insult: such a sense is never chosen ("queen" -> "fagot").
 _OFFENSIVE_GLOSS = re.compile(r"\b(offensive|disparaging|derogatory|ethnic slur)\b")
@@ -225,6 +226,36 @@ class SenseHints:
 
     related: tuple[tuple[str, str], ...] = ()
     to_object: bool = False
+    head: str | None = None  # an adjective: the lemma of the noun it describes
+
+
+# "(of foods) covered with a shiny coating", "(used of eyes) lacking liveliness": WordNet says
+# what an adjective sense applies to in a bracket at the start of its gloss
+_APPLIES_TO = re.compile(r"^\((?:used |especially |usually |chiefly )?of ([^)]*)\)")
+APPLIES_WEIGHT = 1.5  # sense score when the described noun is (+) or is not (-) such a thing
+
+
+@lru_cache(maxsize=20_000)
+def _kinds_of(noun: str) -> frozenset[str]:
+    """What a noun is, as gloss prefixes: its names and those of all its broader senses, for
+    its two most usual senses ("donut" -> doughnut, cake, baked goods, food, ...)."""
+    names: set[str] = set()
+    for synset in load_wordnet().synsets(noun, "n")[:2]:
+        for related in (synset, *_ancestors(synset)):
+            for name in related.lemma_names():
+                names.update(name.lower().split("_"))
+    return frozenset(_prefixes(names - _STOP))
+
+
+def _applies(synset: Synset, head: str) -> int:
+    """+1 if the adjective sense is for things such as ``head`` ("(of foods)", a donut), -1 if
+    it is for other things ("(used of eyes)"), 0 if its gloss says nothing about it."""
+    found = _APPLIES_TO.match(synset.definition())
+    if not found:
+        return 0
+    wanted = _prefixes(set(_TOKEN.findall(found.group(1).lower())) - _STOP)
+    singular = {w[:-1] for w in wanted if w.endswith("s")}  # "foods" ~ "food"
+    return 1 if (wanted | singular) & _kinds_of(head) else -1
 
 
 RELATED_WEIGHT = 0.5  # sense score per other prompt word found only through _related_words
@@ -293,6 +324,8 @@ def rank_senses(
         domain = min(2, sum(1 for d in domains if d == synset.lexname()))
         score = overlap + DOMAIN_WEIGHT * domain + 0.8 * math.log1p(count) + prior / (1 + rank)
         score += AGENT_BONUS if synset.lexname() in prefer else 0.0
+        if hints.head is not None and synset.pos() in ("a", "s"):
+            score += APPLIES_WEIGHT * _applies(synset, hints.head)
         if hints.to_object and item is not None and _infinitive_only(item):
             score -= FRAME_PENALTY
         scored.append((score, synset))
@@ -477,7 +510,7 @@ def _co_hyponyms(
     for height in range(1, levels + 1):
         level = [h for s in level for h in s.hypernyms()]
         if synset.pos() == "n":  # stop below the very general nouns (entity, object, ...)
-            level = [s for s in level if s.min_depth() >= (2 if height == 1 else 4)]
+            level = [s for s in level if s.min_depth() >= (2 if height == 1 else COUSIN_MIN_DEPTH)]
             # a class of very many kinds ("collection", "substance") mixes unrelated things:
             # its members are vague contrasts ("traffic" -> "set", "law", "data")
             level = [s for s in level if _kinds(s) <= GENERAL_CLASS or s.min_depth() >= 6]
@@ -886,9 +919,12 @@ def contrasts(
     )
     if word.pos is None:
         return []
-    antonym_names = frozenset(
-        a.name().lower() for s in senses for a in _antonym_lemmas(s, word.lemma)
-    )
+    # antonyms pass every filter and are worth an unfamiliar word: the direct antonyms of any
+    # sense that gave candidates, its own or a close one's ("glazed" -> "unglazed"); not the
+    # indirect ones of a cluster's head ("spooky" ~ nervous -> "unexcitable")
+    every = {a for s in load_wordnet().synsets(word.lemma, word.pos) for a in
+             _antonym_lemmas(s, word.lemma)}  # fmt: skip
+    antonym_names = frozenset(item.name().lower() for item, *_ in raw if item in every)
     guard = _too_close(senses, word.lemma, word.pos)
     return _rank(
         raw, word, context, settings, exclude=guard, rerank=ranking.candidates,
@@ -1028,7 +1064,15 @@ def _hints(analysis: PromptAnalysis, index: int) -> SenseHints:
     if word.pos == "v" and index + 2 < len(words) and words[index + 1].text.lower() == "to":
         after = words[index + 2]
         to_object = after.text.lower() in _DETERMINERS or after.pos in ("n", "a")
-    return SenseHints(related, to_object)
+    head = None
+    if word.pos == "a":  # the noun it describes: "glazed donut", "powdered and glazed donut"
+        for after in words[index + 1 : index + 4]:
+            if after.pos == "n":
+                head = after.lemma.lower()
+                break
+            if after.pos != "a" and after.text.lower() not in ("and", "or", ","):
+                break
+    return SenseHints(related, to_object, head)
 
 
 def wordnet_candidates(
