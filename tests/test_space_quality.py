@@ -374,3 +374,16 @@ def test_no_cousins_through_a_class_near_the_top():
     assert not {"specialist", "marksman", "coroner"} & set(_candidates(GARDENER, "gardener"))
     # close classes still give cousins: a cat's peers are other carnivores
     assert {"dog", "fox"} <= set(_candidates(SHOES, "cat"))
+
+
+def test_a_second_name_of_the_sense_in_the_prompt_is_a_second_thing():
+    # "toilet" the room is also called "bathroom"; in "a toilet in a bathroom" the two words
+    # are two things, so the toilet is the fixture and contrasts with the other fixtures
+    for prompt in ("A toilet in a bathroom with some cleaning supplies on and around it.",
+                   "The bathroom has a shower and a toilet."):  # fmt: skip
+        assert _best_sense(prompt, "toilet") == "toilet.n.02"
+        found = _candidates(prompt, "toilet")
+        assert {"sink", "tub"} <= set(found), found
+        assert not {"kitchen", "bedroom", "study"} & set(found), found
+    # without the other name, the most usual sense stays
+    assert _best_sense("a toilet at the end of the hall", "toilet") == "toilet.n.01"

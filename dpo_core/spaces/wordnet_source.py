@@ -185,6 +185,15 @@ def _signature(synset: Synset) -> set[str]:
     return _prefixes(words - _STOP)
 
 
+@lru_cache(maxsize=20_000)
+def _same_thing_names(synset: Synset) -> frozenset[str]:
+    """Names of the sense itself and of its narrower senses ("toilet" the room: "bathroom",
+    "washroom"). Another prompt word among them is a second thing in the picture, so it
+    speaks against this sense: "a toilet in a bathroom" is the fixture, not the room."""
+    related = [synset, *synset.hyponyms()]
+    return frozenset(n.lower() for h in related for n in h.lemma_names())
+
+
 def _lemma_in(synset: Synset, lemma: str) -> Lemma | None:
     for item in synset.lemmas():
         if item.name().lower() == lemma:
@@ -258,6 +267,7 @@ def _applies(synset: Synset, head: str) -> int:
     return 1 if (wanted | singular) & _kinds_of(head) else -1
 
 
+SAME_THING_PENALTY = 2.0  # per other prompt word that names this very sense (or a kind of it)
 RELATED_WEIGHT = 0.5  # sense score per other prompt word found only through _related_words
 
 
@@ -321,6 +331,7 @@ def rank_senses(
         signature = _signature(synset)
         overlap = float(len(signature & context_set)) if context_set else 0.0
         overlap += RELATED_WEIGHT * sum(1 for names in related if names & signature)
+        overlap -= SAME_THING_PENALTY * len(_same_thing_names(synset) & set(others))
         domain = min(2, sum(1 for d in domains if d == synset.lexname()))
         score = overlap + DOMAIN_WEIGHT * domain + 0.8 * math.log1p(count) + prior / (1 + rank)
         score += AGENT_BONUS if synset.lexname() in prefer else 0.0
