@@ -237,3 +237,24 @@ def test_stop_at_cuts_a_run_without_changing_its_schedule(comfy):
     assert last_step(100, 500) == 100  # never past the schedule's end
     # the learning rate at a step depends on --max-steps only, so a cut run resumes exactly
     assert cosine_lr(1749, 4000, 1e-3, warmup=200) < cosine_lr(1749, 7000, 1e-3, warmup=200)
+
+
+def test_evaluator_twins_differ_in_one_way_and_stay_in_training(comfy):
+    from dpo_diff.tiny_world import world
+    from dpo_diff.tiny_world.judges import twin_scene
+
+    training = set(world.split_scenes()[0])
+    rng = random.Random(3)
+    toggled = changed = 0
+    for scene in sorted(training, key=str)[::7]:
+        for defects in (frozenset(), frozenset({"grainy"})):
+            twin, twin_defects = twin_scene(scene, defects, training, rng)
+            assert twin in training  # the evaluator never sees a held-out combination
+            differing = [a for a in world.ATTRIBUTES if getattr(twin, a) != getattr(scene, a)]
+            if twin_defects != defects:
+                toggled += 1
+                assert not differing and bool(twin_defects) != bool(defects)
+            else:
+                changed += 1
+                assert len(differing) == 1
+    assert toggled and changed  # both kinds of twin occur

@@ -177,6 +177,28 @@ def hard_negative_caption(scene: world.Scene, defects: frozenset[str], rng: rand
     return world.caption(scene, defects={*defects, rng.choice(absent)})
 
 
+def twin_scene(
+    scene: world.Scene, defects: frozenset[str], training: set[world.Scene], rng: random.Random
+) -> tuple[world.Scene, frozenset[str]]:
+    """A second picture that differs from ``(scene, defects)`` in one way: the defects toggled
+    (a clean image gets one, a defective one loses them) or one attribute changed to another
+    training combination. In one batch with the first, it makes the caption of each a wrong
+    answer for the other image, which the contrastive loss over random images rarely does."""
+    if rng.random() < 0.6:
+        if defects:
+            return scene, frozenset()
+        return scene, frozenset({rng.choice(list(world.DEFECTS))})
+    options = [
+        changed_scene(scene, a, shift)
+        for a in world.ATTRIBUTES
+        for shift in range(1, len(world.ATTRIBUTE_VALUES[a]))
+    ]
+    options = [o for o in options if o in training]
+    if not options:  # no training combination one change away: toggle the defects instead
+        return scene, frozenset() if defects else frozenset({rng.choice(list(world.DEFECTS))})
+    return rng.choice(options), defects
+
+
 def evaluator_ranking(
     evaluator, images: torch.Tensor, scenes: Sequence[world.Scene], attribute: str
 ) -> float:

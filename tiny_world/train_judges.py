@@ -112,16 +112,23 @@ def train_evaluator(
     batch=64,
     checkpoint=None,
     stop_at: int | None = None,
+    twins: float = 0.0,
 ):
     """CLIP's contrastive loss, every true caption in the batch a target (captions of the world
-    repeat), plus one hard-negative caption per image as an extra column for that image."""
+    repeat), plus one hard-negative caption per image as an extra column for that image.
+
+    With ``twins`` > 0 that share of the batch is made of freshly rendered *twins* of the other
+    images (``judges.twin_scene``: the same scene without or with a defect, or one attribute
+    changed). Then the plain caption of a clean image has its defective twin as a competitor
+    in the text-to-image direction, which is the comparison the search asks of the evaluator
+    (is the clean image closer to the prompt than the defective one?)."""
     import open_clip
     from open_clip.tokenizer import SimpleTokenizer
 
     from dpo_core.scorers import CLIP_MEAN, CLIP_STD
 
     from . import world
-    from .judges import caption_match_matrix, hard_negative_caption
+    from .judges import caption_match_matrix, hard_negative_caption, soften, twin_scene
     from .training import cosine_lr, last_step, rng_state, set_rng_state
 
     torch.manual_seed(seed)
@@ -147,17 +154,26 @@ def train_evaluator(
         }
 
     stop = last_step(max_steps, stop_at)
+    training = set(world.split_scenes()[0])
+    n_twins = int(round(batch * twins))
     while step < stop and time.monotonic() - start < seconds:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, max_steps, 1e-3, warmup=50)
-        index = [rng.randrange(len(data)) for _ in range(batch)]
+        index = [rng.randrange(len(data)) for _ in range(batch - n_twins)]
         scenes = [data.scene(i) for i in index]
         defects = [data.defects(i) for i in index]
+        pairs = [twin_scene(scenes[k], defects[k], training, rng) for k in range(n_twins)]
+        scenes += [s for s, _ in pairs]
+        defects += [d for _, d in pairs]
         # the evaluator's captions name every defect the image has: a caption naming none
         # means a clean image, which is what the search's prompt asks for
         captions = [world.caption(s, rng, 0.15, d, 1.0) for s, d in zip(scenes, defects)]
         hard = [hard_negative_caption(s, d, rng) for s, d in zip(scenes, defects)]
-        images = (judge_batch(data, recon, index, gen, rng) - mean) / std
+        images = judge_batch(data, recon, index, gen, rng)
+        if n_twins:
+            drawn = world.render(scenes[-n_twins:], rng.randrange(2**31), defects[-n_twins:])
+            images = torch.cat([images, soften(drawn, gen)])
+        images = (images - mean) / std
         image_features = nn.functional.normalize(model.encode_image(images), dim=-1)
         text_features = nn.functional.normalize(
             model.encode_text(tokenizer(captions + hard)), dim=-1
@@ -199,6 +215,11 @@ def main(argv: list[str]) -> None:
     p.add_argument("--evaluator-steps", type=int, default=900)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoints")
     p.add_argument(
+        "--evaluator-twins", type=float, default=0.0,
+        help="share of each evaluator batch made of rendered twins of the other images (one "
+        "defect toggled or one attribute changed; judges.twin_scene)",
+    )  # fmt: skip
+    p.add_argument(
         "--evaluator-stop-at", type=int, default=None,
         help="stop the evaluator at this step with a checkpoint, as a cut-off run would (its "
         "schedule stays that of --evaluator-steps); how the shipped recipe is reproduced",
@@ -224,6 +245,7 @@ def main(argv: list[str]) -> None:
     evaluator, snap = train_evaluator(
         data, recon, EVALUATOR_CONFIG, args.seed, left, args.evaluator_steps, state,
         checkpoint=lambda s: save_checkpoint("evaluator", s), stop_at=args.evaluator_stop_at,
+        twins=args.evaluator_twins,
     )  # fmt: skip
     save_checkpoint("evaluator", snap)
     save_weights(evaluator.state_dict(), weight_path("evaluator"))
