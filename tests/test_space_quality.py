@@ -387,3 +387,13 @@ def test_a_second_name_of_the_sense_in_the_prompt_is_a_second_thing():
         assert not {"kitchen", "bedroom", "study"} & set(found), found
     # without the other name, the most usual sense stays
     assert _best_sense("a toilet at the end of the hall", "toilet") == "toilet.n.01"
+
+
+def test_a_term_for_its_class_contrasts_like_the_class():
+    # "guy": "an informal term for a youth or man"; its sisters under "man" are other names
+    # of the same person ("boy", "gentleman", "young man"), the man's contrasts are its own
+    for prompt in ("A guy reaches for a Frisbee at a beach.",
+                   "arthur fonzareli, being a great, loveable guy."):  # fmt: skip
+        found = _candidates(prompt, "guy")
+        assert found and found[0] == "woman", found
+        assert not {"boy", "old man", "young man", "gentleman", "sir", "fellow"} & set(found)

@@ -702,6 +702,22 @@ def _adverb_from(adjective: str) -> Lemma | None:
     return None
 
 
+_TERM_FOR = re.compile(r"\b(?:term|name|word) for\b(.*)")
+
+
+def _class_it_names(synset: Synset) -> Synset | None:
+    """The hypernym that the sense's gloss calls it a term for ("guy": "an informal term for
+    a youth or man" -> man), or None."""
+    found = _TERM_FOR.search(synset.definition())
+    if not found:
+        return None
+    said = set(_TOKEN.findall(found.group(1).lower()))
+    for hypernym in synset.hypernyms():
+        if any(part in said for name in hypernym.lemma_names() for part in name.lower().split("_")):
+            return hypernym
+    return None
+
+
 Raw = list[tuple[Lemma, int, float]]  # (candidate lemma, tier, score bonus) before ranking
 
 
@@ -731,7 +747,14 @@ def _raw_contrasts(synset: Synset, lemma: str, pos: Pos) -> Raw:
             out += [(n, 1, b) for n, b in _class_members(lemma, pos, synset)]
         if pos == "n":
             out += [(n, 3, b) for n, b in _co_meronyms(synset)]
-        if synset.instance_hypernyms():
+        named = _class_it_names(synset)
+        if named is not None:
+            # "an informal term for a youth or man": the word is another name of its class,
+            # so its contrasts are the class's ("guy" -> "woman"), and the class's other
+            # kinds are kinds of it ("boy", "gentleman"), not contrasts
+            out += [(a, 0, 0.0) for lem in named.lemmas() for a in lem.antonyms()]
+            peers = _co_hyponyms(named, levels=3)
+        elif synset.instance_hypernyms():
             # an individual people name in lower case ("the sun"): its peers are those of its
             # class ("star" -> "planet", "satellite") and the individuals among them ("moon");
             # the kinds of its own class are kinds of what it is ("binary star", "giant")
@@ -936,7 +959,9 @@ def contrasts(
     every = {a for s in load_wordnet().synsets(word.lemma, word.pos) for a in
              _antonym_lemmas(s, word.lemma)}  # fmt: skip
     antonym_names = frozenset(item.name().lower() for item, *_ in raw if item in every)
-    guard = _too_close(senses, word.lemma, word.pos)
+    # a sense that is a term for its class ("guy": man) is as close to the class's kinds
+    named = [c for s in senses if (c := _class_it_names(s)) is not None]
+    guard = _too_close([*senses, *named], word.lemma, word.pos)
     return _rank(
         raw, word, context, settings, exclude=guard, rerank=ranking.candidates,
         antonyms=antonym_names, one_per_sense=True,
