@@ -397,3 +397,12 @@ def test_a_term_for_its_class_contrasts_like_the_class():
         found = _candidates(prompt, "guy")
         assert found and found[0] == "woman", found
         assert not {"boy", "old man", "young man", "gentleman", "sir", "fellow"} & set(found)
+
+
+def test_a_plural_of_members_contrasts_like_its_members():
+    # "people": "(plural) any group of human beings"; its sisters as a group ("system",
+    # "collection", "edition") are no contrast, those of a person are, in the plural
+    found = _candidates("Oddly dressed people standing by each other posing towards camera.",
+                        "people")  # fmt: skip
+    assert "animals" in found, found
+    assert not {"system", "collection", "edition", "arrangement", "animal"} & set(found), found

@@ -705,6 +705,14 @@ def _adverb_from(adjective: str) -> Lemma | None:
 _TERM_FOR = re.compile(r"\b(?:term|name|word) for\b(.*)")
 
 
+def _plural_of(synset: Synset) -> Synset | None:
+    """The member that a "(plural)" group is many of ("people": person), or None."""
+    members = synset.member_meronyms()
+    if synset.definition().startswith("(plural)") and len(members) == 1:
+        return members[0]
+    return None
+
+
 def _class_it_names(synset: Synset) -> Synset | None:
     """The hypernym that the sense's gloss calls it a term for ("guy": "an informal term for
     a youth or man" -> man), or None."""
@@ -747,11 +755,12 @@ def _raw_contrasts(synset: Synset, lemma: str, pos: Pos) -> Raw:
             out += [(n, 1, b) for n, b in _class_members(lemma, pos, synset)]
         if pos == "n":
             out += [(n, 3, b) for n, b in _co_meronyms(synset)]
-        named = _class_it_names(synset)
+        named = _class_it_names(synset) or _plural_of(synset)
         if named is not None:
             # "an informal term for a youth or man": the word is another name of its class,
             # so its contrasts are the class's ("guy" -> "woman"), and the class's other
-            # kinds are kinds of it ("boy", "gentleman"), not contrasts
+            # kinds are kinds of it ("boy", "gentleman"), not contrasts; a plural of
+            # members contrasts like its members ("people" -> "animals")
             out += [(a, 0, 0.0) for lem in named.lemmas() for a in lem.antonyms()]
             peers = _co_hyponyms(named, levels=3)
         elif synset.instance_hypernyms():
@@ -960,8 +969,10 @@ def contrasts(
              _antonym_lemmas(s, word.lemma)}  # fmt: skip
     antonym_names = frozenset(item.name().lower() for item, *_ in raw if item in every)
     # a sense that is a term for its class ("guy": man) is as close to the class's kinds
-    named = [c for s in senses if (c := _class_it_names(s)) is not None]
+    named = [c for s in senses if (c := _class_it_names(s) or _plural_of(s)) is not None]
     guard = _too_close([*senses, *named], word.lemma, word.pos)
+    if senses and _plural_of(senses[0]) is not None and word.form == "base":
+        word = replace(word, form="plural")  # "people" -> "animals", not "animal"
     return _rank(
         raw, word, context, settings, exclude=guard, rerank=ranking.candidates,
         antonyms=antonym_names, one_per_sense=True,
