@@ -406,3 +406,15 @@ def test_a_plural_of_members_contrasts_like_its_members():
                         "people")  # fmt: skip
     assert "animals" in found, found
     assert not {"system", "collection", "edition", "arrangement", "animal"} & set(found), found
+
+
+def test_a_verb_with_no_object_takes_a_sense_that_needs_none():
+    # "a cat lays down on ...": no object, so not "lay" something down (put), but lie down
+    found = _candidates("a cat lays down on a stuffed animal", "lays")
+    assert {"sits", "stands"} & set(found), found
+    # "posing towards camera" is no posing of a question ("present", "introduce")
+    posing = "Oddly dressed people standing by each other posing towards camera."
+    assert _best_sense(posing, "posing") != "present.v.05"
+    # a verb whose usual sense needs no object keeps it
+    walking = "a one legged man walking away from a nuke with sun glasses on"
+    assert _best_sense(walking, "walking") == "walk.v.01"

@@ -230,11 +230,14 @@ class SenseHints:
     ``related``: the other content words with their part of speech, for ``_related_words``.
     ``to_object``: a verb followed by "to" and a noun phrase ("tending to a tree"): the "to"
     is a preposition, so a sense that WordNet uses only with an infinitive ("tend to be",
-    have a tendency) does not fit.
+    have a tendency) does not fit. ``no_object``: an active verb with no object ("posing
+    towards camera", "Light breaks through"): a sense that always takes one ("pose" a
+    question, "break" a record) does not fit.
     """
 
     related: tuple[tuple[str, str], ...] = ()
     to_object: bool = False
+    no_object: bool = False  # an active verb followed by a preposition or by nothing
     head: str | None = None  # an adjective: the lemma of the noun it describes
 
 
@@ -273,6 +276,26 @@ RELATED_WEIGHT = 0.5  # sense score per other prompt word found only through _re
 
 UNTAGGED_PRIOR = 0.5  # weight of WordNet's sense order for a word SemCor never tagged
 FRAME_PENALTY = 3.0  # a verb sense whose sentence frames do not fit the prompt
+
+
+_OBJECTS = frozenset("something somebody that whether to".split())
+
+
+def _object_only(item: Lemma) -> bool:
+    """Every sentence frame of the verb sense has an object or a clause after the verb
+    ("Somebody ----s something", "... that CLAUSE"), none ends there or goes on with a
+    preposition ("Somebody ----s", "Somebody ----s PP")."""
+    frames = item.frame_strings()
+    if not frames:
+        return False
+    for frame in frames:
+        words = frame.split()[1:]  # the subject ("Somebody") first
+        if words and words[0] in ("is", "are"):
+            words = words[1:]
+        tail = words[1:]  # after the verb
+        if not tail or tail[0] not in _OBJECTS:
+            return False
+    return True
 
 
 def _infinitive_only(item: Lemma) -> bool:
@@ -338,6 +361,8 @@ def rank_senses(
         if hints.head is not None and synset.pos() in ("a", "s"):
             score += APPLIES_WEIGHT * _applies(synset, hints.head)
         if hints.to_object and item is not None and _infinitive_only(item):
+            score -= FRAME_PENALTY
+        if hints.no_object and item is not None and _object_only(item):
             score -= FRAME_PENALTY
         scored.append((score, synset))
     scored.sort(key=lambda pair: -pair[0])
@@ -1094,6 +1119,11 @@ def _ranking(similarity: TextSimilarity | None, analysis: PromptAnalysis, index:
     return Ranking(senses, prefer=animate, candidates=candidates, hints=hints)
 
 
+_PREPOSITIONS = frozenset(
+    "in into on onto at through across over under beneath below above beyond behind near "
+    "along around between among within by with from for towards toward to out off away up "
+    "down".split()
+)
 _DETERMINERS = frozenset(
     "a an the this that these those his her its their my our your some".split()
 )
@@ -1107,10 +1137,13 @@ def _hints(analysis: PromptAnalysis, index: int) -> SenseHints:
     related = tuple(
         (w.lemma.lower(), w.pos) for w in analysis.content_words if w is not word and w.pos
     )
-    to_object = False
+    to_object = no_object = False
     if word.pos == "v" and index + 2 < len(words) and words[index + 1].text.lower() == "to":
         after = words[index + 2]
         to_object = after.text.lower() in _DETERMINERS or after.pos in ("n", "a")
+    if word.pos == "v" and word.form in ("ing", "third", "base") and not to_object:
+        following = words[index + 1].text.lower() if index + 1 < len(words) else ""
+        no_object = not following or following in _PREPOSITIONS
     head = None
     if word.pos == "a":  # the noun it describes: "glazed donut", "powdered and glazed donut"
         for after in words[index + 1 : index + 4]:
@@ -1119,7 +1152,7 @@ def _hints(analysis: PromptAnalysis, index: int) -> SenseHints:
                 break
             if after.pos != "a" and after.text.lower() not in ("and", "or", ","):
                 break
-    return SenseHints(related, to_object, head)
+    return SenseHints(related, to_object, no_object, head)
 
 
 def wordnet_candidates(
