@@ -372,6 +372,10 @@ def test_no_cousins_through_a_class_near_the_top():
                          "couple")  # fmt: skip
     assert not {"court", "village", "party", "town"} & set(couple), couple
     assert not {"specialist", "marksman", "coroner"} & set(_candidates(GARDENER, "gardener"))
+    # nor sisters through a class just below the top: "destiny" the agency and "person",
+    # "operator", "power" are all a "causal agent"
+    destiny = _candidates(WITCH_QUEEN, "destiny")
+    assert not {"nature", "power", "operator", "person", "agent"} & set(destiny), destiny
     # close classes still give cousins: a cat's peers are other carnivores
     assert {"dog", "fox"} <= set(_candidates(SHOES, "cat"))
 
@@ -418,3 +422,17 @@ def test_a_verb_with_no_object_takes_a_sense_that_needs_none():
     # a verb whose usual sense needs no object keeps it
     walking = "a one legged man walking away from a nuke with sun glasses on"
     assert _best_sense(walking, "walking") == "walk.v.01"
+
+
+def test_the_first_half_of_a_word_written_in_two_gets_no_slot():
+    # "air plane" is an airplane, "sun glasses" sunglasses: "air" alone is the gas
+    # ("oxygen", "chlorine"), "sun" the star; the head keeps its slot
+    plane = "a building with two towers and an air plane in the background"
+    assert _candidates(plane, "air") == []
+    assert "drone" in _candidates(plane, "plane")
+    assert _candidates("a one legged man walking away from a nuke with sun glasses on", "sun") == []
+    assert _candidates(plane, "air", mode="positive") == []
+    # two words that are no single word keep both slots ("peace treaty" is two words)
+    assert _candidates(QUEEN_ELIZABETH, "peace")
+    # ... and so does the same word where it stands alone
+    assert _candidates("a plane flies through the air with fumes coming out the back", "air")

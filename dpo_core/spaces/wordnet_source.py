@@ -68,7 +68,11 @@ DOMAIN_WEIGHT = 1.0  # sense score per other prompt word in the sense's domain (
 OTHER_ANTONYM_WEIGHT = 0.3  # a weaker sense gives its antonyms if at least this close
 GUARD_SENSES = 6  # senses of the word (most frequent first) a contrast must not be close to
 SMALL_CLASS = 6  # a hypernym with at most this many kinds: its members may be variants
-COUSIN_MIN_DEPTH = 5  # cousins only through a class at least this deep
+# a class just below the top ("causal agent", "group") or near it ("gathering", "expert")
+# holds kinds too unlike each other to be contrasts: sisters only through a class at least
+# SISTER_MIN_DEPTH deep, cousins through one at least COUSIN_MIN_DEPTH deep
+SISTER_MIN_DEPTH = 3
+COUSIN_MIN_DEPTH = 5
 GENERAL_CLASS = 60  # a hypernym with more kinds than this is too broad for co-hyponyms
 # Glosses that mark a sense as an insult: such a sense is never chosen ("queen" -> "fagot").
 _OFFENSIVE_GLOSS = re.compile(r"\b(offensive|disparaging|derogatory|ethnic slur)\b")
@@ -546,7 +550,8 @@ def _co_hyponyms(
     for height in range(1, levels + 1):
         level = [h for s in level for h in s.hypernyms()]
         if synset.pos() == "n":  # stop below the very general nouns (entity, object, ...)
-            level = [s for s in level if s.min_depth() >= (2 if height == 1 else COUSIN_MIN_DEPTH)]
+            least = SISTER_MIN_DEPTH if height == 1 else COUSIN_MIN_DEPTH
+            level = [s for s in level if s.min_depth() >= least]
             # a class of very many kinds ("collection", "substance") mixes unrelated things:
             # its members are vague contrasts ("traffic" -> "set", "law", "data")
             level = [s for s in level if _kinds(s) <= GENERAL_CLASS or s.min_depth() >= 6]
@@ -1179,6 +1184,8 @@ def wordnet_candidates(
         if mode == "negative" and spatial_reading(analysis, index):
             out[index] = list(SPATIAL_CONTRASTS[word.text.lower()][: settings.max_candidates])
             continue
+        if split_word(analysis, index):
+            continue
         context = _context(analysis, word)
         ranking = _ranking(similarity, analysis, index)
         word = _noun_before_verb(analysis, index) or word
@@ -1195,6 +1202,24 @@ def wordnet_candidates(
         if found:
             out[index] = found
     return out
+
+
+def split_word(analysis: PromptAnalysis, index: int) -> bool:
+    """The word is the first half of one word written in two ("air plane", "sun glasses"):
+    WordNet knows the two joined as a noun. Alone it has another meaning (the gas, the star),
+    so it gets no slot; the second half, the head, carries the thing."""
+    words = analysis.words
+    if index + 1 >= len(words) or not words[index + 1].content:
+        return False
+    first, second = words[index], words[index + 1]
+    if analysis.prompt[first.end : second.start] != " ":
+        return False
+    joined = (first.text + second.text).lower()
+    return joined.isalpha() and any(
+        item.name().lower() == joined
+        for synset in _synsets_of(joined, "n")
+        for item in synset.lemmas()
+    )
 
 
 def _noun_before_verb(analysis: PromptAnalysis, index: int) -> Word | None:
