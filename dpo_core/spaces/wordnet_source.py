@@ -1,10 +1,14 @@
 """Candidate words from WordNet 3.0: contrasts (negative prompts) and synonyms (attacks).
 
 Sense: the sense of a prompt word is picked with the prompt as context (a simplified Lesk):
-each sense of the lemma scores ``overlap + 0.6 * log(1 + SemCor count) + 1 / (1 + rank)``,
-where ``overlap`` counts the other prompt words found in the sense's gloss, examples, and the
-lemmas of the sense, its hypernyms and hyponyms. Candidates come from the best sense first;
-other senses add lower-ranked candidates, weighted by how far behind they are.
+each sense of the lemma scores ``overlap + 0.8 * log(1 + SemCor count) + prior / (1 + rank)``
+plus the domain and reading bonuses of ``rank_senses``, where ``overlap`` counts the other
+prompt words found in the sense's gloss, examples, and the lemmas of the sense, its
+hypernyms and hyponyms (half for a word found only through its other names and classes,
+``_related_words``), less ``SAME_THING_PENALTY`` for a word that names the sense itself;
+``SenseHints`` add the verb frames and what an adjective sense is for. Candidates come from
+the best sense first; other senses add lower-ranked candidates, weighted by how far behind
+they are.
 
 Contrasts (negative mode), in this order of usefulness (the *tier*):
 
