@@ -436,3 +436,14 @@ def test_the_first_half_of_a_word_written_in_two_gets_no_slot():
     assert _candidates(QUEEN_ELIZABETH, "peace")
     # ... and so does the same word where it stands alone
     assert _candidates("a plane flies through the air with fumes coming out the back", "air")
+
+
+def test_a_plural_is_no_state_or_stuff():
+    # "ruins in the background" are ruined buildings, not states of devastation ("blights")
+    ruins = "Two horses grazing in a field with ruins in the background."
+    assert _best_sense(ruins, "ruins") == "ruin.n.02"
+    found = _candidates(ruins, "ruins")
+    assert "houses" in found, found
+    assert not {"blights", "corruptions"} & set(found), found
+    # the singular keeps its usual sense
+    assert _best_sense("a city in ruin after the war", "ruin") == "ruin.n.01"

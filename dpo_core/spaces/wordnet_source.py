@@ -247,6 +247,7 @@ class SenseHints:
     to_object: bool = False
     no_object: bool = False  # an active verb followed by a preposition or by nothing
     head: str | None = None  # an adjective: the lemma of the noun it describes
+    plural: bool = False  # a noun written in the plural
 
 
 # "(of foods) covered with a shiny coating", "(used of eyes) lacking liveliness": WordNet says
@@ -285,6 +286,11 @@ RELATED_WEIGHT = 0.5  # sense score per other prompt word found only through _re
 UNTAGGED_PRIOR = 0.5  # weight of WordNet's sense order for a word SemCor never tagged
 FRAME_PENALTY = 3.0  # a verb sense whose sentence frames do not fit the prompt
 
+
+# A state, a feeling or a stuff has no plural: "ruins" are ruined buildings, not states of
+# devastation, and "glasses" are not kinds of the substance
+_UNCOUNTABLE = frozenset(("noun.state", "noun.feeling", "noun.substance"))
+PLURAL_PENALTY = 2.5
 
 _OBJECTS = frozenset("something somebody that whether to".split())
 
@@ -368,6 +374,8 @@ def rank_senses(
         score += AGENT_BONUS if synset.lexname() in prefer else 0.0
         if hints.head is not None and synset.pos() in ("a", "s"):
             score += APPLIES_WEIGHT * _applies(synset, hints.head)
+        if hints.plural and synset.lexname() in _UNCOUNTABLE:
+            score -= PLURAL_PENALTY
         if hints.to_object and item is not None and _infinitive_only(item):
             score -= FRAME_PENALTY
         if hints.no_object and item is not None and _object_only(item):
@@ -1161,7 +1169,8 @@ def _hints(analysis: PromptAnalysis, index: int) -> SenseHints:
                 break
             if after.pos != "a" and after.text.lower() not in ("and", "or", ","):
                 break
-    return SenseHints(related, to_object, no_object, head)
+    plural = word.pos == "n" and word.form == "plural"
+    return SenseHints(related, to_object, no_object, head, plural)
 
 
 def wordnet_candidates(
