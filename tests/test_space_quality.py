@@ -432,6 +432,10 @@ def test_the_first_half_of_a_word_written_in_two_gets_no_slot():
     assert "drone" in _candidates(plane, "plane")
     assert _candidates("a one legged man walking away from a nuke with sun glasses on", "sun") == []
     assert _candidates(plane, "air", mode="positive") == []
+    # the second half of a hyphenated word: "way" in "one-way" is no manner; "one" varies
+    one_way = "This American city street has one-way traffic only"
+    assert _candidates(one_way, "way") == []
+    assert "two" in _candidates(one_way, "one")
     # two words that are no single word keep both slots ("peace treaty" is two words)
     assert _candidates(QUEEN_ELIZABETH, "peace")
     # ... and so does the same word where it stands alone
@@ -447,3 +451,9 @@ def test_a_plural_is_no_state_or_stuff():
     assert not {"blights", "corruptions"} & set(found), found
     # the singular keeps its usual sense
     assert _best_sense("a city in ruin after the war", "ruin") == "ruin.n.01"
+
+
+def test_an_adverb_is_as_familiar_as_its_adjective():
+    # "imprecisely" is rare in SemCor, "imprecise" is not: the adverb of the opposite is kept
+    found = _candidates(GARDENER, "meticulously")
+    assert found == ["imprecisely"], found

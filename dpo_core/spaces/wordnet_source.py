@@ -167,6 +167,20 @@ def _usable(name: str, settings: WordNetSettings) -> str | None:
         return text if count >= settings.multiword_min_count else None
     if count >= settings.min_count or _senses(name) >= settings.min_senses_if_unseen:
         return text
+    base = _adjective_of_adverb(name)
+    if base is not None and _usable(base, settings) is not None:
+        return text  # an adverb is as familiar as its adjective ("imprecisely", "imprecise")
+    return None
+
+
+def _adjective_of_adverb(name: str) -> str | None:
+    """The adjective an ``-ly`` adverb is made from, if WordNet knows it ("imprecisely")."""
+    if not name.endswith("ly") or len(name) < 5 or not _synsets_of(name, "r"):
+        return None
+    stems = [name[:-2], name[:-3] + "y" if name.endswith("ily") else "", name[:-1] + "e"]
+    for stem in stems:
+        if stem and _senses(stem) and load_wordnet().synsets(stem, "a"):
+            return stem
     return None
 
 
@@ -1218,19 +1232,30 @@ def wordnet_candidates(
 
 
 def split_word(analysis: PromptAnalysis, index: int) -> bool:
-    """The word is the first half of one word written in two ("air plane", "sun glasses"):
-    WordNet knows the two joined as a noun. Alone it has another meaning (the gas, the star),
-    so it gets no slot; the second half, the head, carries the thing."""
+    """The word is half of one word and alone means something else, so it gets no slot:
+    the first half of a noun written in two ("air plane", "sun glasses": alone the gas, the
+    star; the second half, the head, carries the thing), or the second half of a hyphenated
+    word WordNet knows ("one-way": the "way" alone is a manner; "one" may vary: "two-way")."""
     words = analysis.words
-    if index + 1 >= len(words) or not words[index + 1].content:
-        return False
-    first, second = words[index], words[index + 1]
-    if analysis.prompt[first.end : second.start] != " ":
-        return False
-    joined = (first.text + second.text).lower()
-    return joined.isalpha() and any(
-        item.name().lower() == joined
-        for synset in _synsets_of(joined, "n")
+    if index + 1 < len(words) and words[index + 1].content:
+        first, second = words[index], words[index + 1]
+        joined = (first.text + second.text).lower()
+        if analysis.prompt[first.end : second.start] == " " and joined.isalpha():
+            if _known_as(joined, ("n",)):
+                return True
+    if index >= 1 and words[index - 1].content:
+        first, second = words[index - 1], words[index]
+        if analysis.prompt[first.end : second.start] == "-":
+            return _known_as(f"{first.text}-{second.text}".lower(), ("n", "a", "v", "r"))
+    return False
+
+
+def _known_as(name: str, parts: tuple[str, ...]) -> bool:
+    """WordNet has ``name`` as a lemma of its own (not only a form of a shorter one)."""
+    return any(
+        item.name().lower() == name
+        for pos in parts
+        for synset in _synsets_of(name, pos)
         for item in synset.lemmas()
     )
 
