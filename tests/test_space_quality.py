@@ -457,3 +457,11 @@ def test_an_adverb_is_as_familiar_as_its_adjective():
     # "imprecisely" is rare in SemCor, "imprecise" is not: the adverb of the opposite is kept
     found = _candidates(GARDENER, "meticulously")
     assert found == ["imprecisely"], found
+
+
+def test_other_parts_of_the_same_small_whole_come_first():
+    # a bathroom and a living room are rooms of one dwelling: closer in a picture than the
+    # "hall" or "bar" that are also rooms
+    found = _candidates("The bathroom has a shower and a toilet.", "bathroom")
+    assert found[:2] == ["kitchen", "bedroom"], found
+    assert "living room" in found, found

@@ -729,6 +729,10 @@ def _too_close(senses: Sequence[Synset], lemma: str, pos: Pos) -> Callable[[str]
     return check
 
 
+# other parts of the same small whole come before the sisters of a class: in a picture they
+# are the things seen together ("bathroom" -> the dwelling's "living room", "dining room",
+# before the "hall" or "bar" of the class "room"; "tub" -> the bathroom's toilet)
+MERONYM_BONUS = 2.0
 SMALL_WHOLE = 12  # a whole of at most this many parts: its parts are close in kind
 
 
@@ -739,7 +743,9 @@ def _co_meronyms(synset: Synset) -> list[tuple[Lemma, float]]:
     for whole in synset.part_holonyms():
         parts = whole.part_meronyms()
         if 2 <= len(parts) <= SMALL_WHOLE:
-            out.extend((item, -0.5) for part in parts if part != synset for item in part.lemmas())
+            out.extend(
+                (item, MERONYM_BONUS) for part in parts if part != synset for item in part.lemmas()
+            )
     return out
 
 
