@@ -351,6 +351,8 @@ def rank_senses(
     a "witch queen" next to a "guardian" is a person). ``prefer``: domains the reading asks
     for (``_animate_domains``), worth ``AGENT_BONUS``. ``bonus``: extra score per sense, from
     a text encoder (``text_similarity.sense_bonus``), for the senses in a near tie only.
+    ``hints``: what the words around it say (``SenseHints``): the other words' names and
+    classes, the verb's frame, the noun an adjective describes, a plural.
     Senses whose gloss marks them as insults are never offered.
     """
     wordnet = load_wordnet()
