@@ -184,10 +184,12 @@ def twin_scene(
     (a clean image gets one, a defective one loses them) or one attribute changed to another
     training combination. In one batch with the first, it makes the caption of each a wrong
     answer for the other image, which the contrastive loss over random images rarely does."""
+
+    def toggled() -> frozenset[str]:
+        return frozenset() if defects else frozenset({rng.choice(list(world.DEFECTS))})
+
     if rng.random() < 0.6:
-        if defects:
-            return scene, frozenset()
-        return scene, frozenset({rng.choice(list(world.DEFECTS))})
+        return scene, toggled()
     options = [
         changed_scene(scene, a, shift)
         for a in world.ATTRIBUTES
@@ -195,7 +197,7 @@ def twin_scene(
     ]
     options = [o for o in options if o in training]
     if not options:  # no training combination one change away: toggle the defects instead
-        return scene, frozenset() if defects else frozenset({rng.choice(list(world.DEFECTS))})
+        return scene, toggled()
     return rng.choice(options), defects
 
 

@@ -197,13 +197,18 @@ def _prefixes(words: Iterable[str]) -> set[str]:
     return {w[:5] for w in words if len(w) >= 3}
 
 
+def _name_words(synsets: Iterable[Synset]) -> set[str]:
+    """The words of the senses' names, lower case ("plumbing_fixture" -> plumbing, fixture)."""
+    return {part for s in synsets for name in s.lemma_names() for part in name.lower().split("_")}
+
+
 def _signature(synset: Synset) -> set[str]:
     words = set(_TOKEN.findall(synset.definition().lower()))
     for example in synset.examples():
         words.update(_TOKEN.findall(example.lower()))
-    for related in [synset, *synset.hypernyms(), *synset.hyponyms()[:20], *synset.similar_tos()]:
-        for name in related.lemma_names():
-            words.update(name.lower().split("_"))
+    words |= _name_words(
+        [synset, *synset.hypernyms(), *synset.hyponyms()[:20], *synset.similar_tos()]
+    )
     return _prefixes(words - _STOP)
 
 
@@ -234,13 +239,13 @@ def _related_words(lemma: str, pos: str) -> frozenset[str]:
     synonyms and classes often do ("plane"; "shower" is a "plumbing fixture", as is the
     "toilet" that is no room). A match through these counts ``RELATED_WEIGHT``.
     """
-    names: set[str] = set()
-    for synset in load_wordnet().synsets(lemma, pos)[:2]:  # type: ignore[arg-type]
-        for related in (synset, *synset.hypernyms()):
-            if related.pos() == "n" and related.min_depth() < 4:
-                continue  # "object", "whole", "person": shared by half the nouns
-            for name in related.lemma_names():
-                names.update(name.lower().split("_"))
+    names = _name_words(
+        related
+        for synset in load_wordnet().synsets(lemma, pos)[:2]  # type: ignore[arg-type]
+        for related in (synset, *synset.hypernyms())
+        # not "object", "whole", "person": shared by half the nouns
+        if not (related.pos() == "n" and related.min_depth() < 4)
+    )
     # the particles of phrasal names ("sit down", "load up") are in every other gloss
     return frozenset(_prefixes(names - _STOP - _PARTICLES))
 
@@ -274,11 +279,11 @@ APPLIES_WEIGHT = 1.5  # sense score when the described noun is (+) or is not (-)
 def _kinds_of(noun: str) -> frozenset[str]:
     """What a noun is, as gloss prefixes: its names and those of all its broader senses, for
     its two most usual senses ("donut" -> doughnut, cake, baked goods, food, ...)."""
-    names: set[str] = set()
-    for synset in load_wordnet().synsets(noun, "n")[:2]:
-        for related in (synset, *_ancestors(synset)):
-            for name in related.lemma_names():
-                names.update(name.lower().split("_"))
+    names = _name_words(
+        related
+        for synset in load_wordnet().synsets(noun, "n")[:2]
+        for related in (synset, *_ancestors(synset))
+    )
     return frozenset(_prefixes(names - _STOP))
 
 
@@ -640,8 +645,7 @@ def near_synonym(a: Synset, b: Synset) -> bool:
         return False
     # words of the class itself say only that both are of that class: "sink" and "shower" are
     # both a "plumbing fixture" that has to do with "water", yet two different things
-    genus = {w for h in shared for w in _gloss_words(h) | _prefixes(
-        part for name in h.lemma_names() for part in name.lower().split("_"))}  # fmt: skip
+    genus = {w for h in shared for w in _gloss_words(h) | _prefixes(_name_words([h]))}
     gloss_a, gloss_b = _gloss_words(a) - genus, _gloss_words(b) - genus
     if gloss_a & gloss_b:
         return True
@@ -785,7 +789,7 @@ def _class_it_names(synset: Synset) -> Synset | None:
         return None
     said = set(_TOKEN.findall(found.group(1).lower()))
     for hypernym in synset.hypernyms():
-        if any(part in said for name in hypernym.lemma_names() for part in name.lower().split("_")):
+        if _name_words([hypernym]) & said:
             return hypernym
     return None
 
@@ -1261,10 +1265,7 @@ def split_word(analysis: PromptAnalysis, index: int) -> bool:
 def _known_as(name: str, parts: tuple[str, ...]) -> bool:
     """WordNet has ``name`` as a lemma of its own (not only a form of a shorter one)."""
     return any(
-        item.name().lower() == name
-        for pos in parts
-        for synset in _synsets_of(name, pos)
-        for item in synset.lemmas()
+        _lemma_in(synset, name) is not None for pos in parts for synset in _synsets_of(name, pos)
     )
 
 
