@@ -387,7 +387,7 @@ def test_a_second_name_of_the_sense_in_the_prompt_is_a_second_thing():
                    "The bathroom has a shower and a toilet."):  # fmt: skip
         assert _best_sense(prompt, "toilet") == "toilet.n.02"
         found = _candidates(prompt, "toilet")
-        assert {"sink", "tub"} <= set(found), found
+        assert {"sink", "bathtub"} <= set(found), found
         assert not {"kitchen", "bedroom", "study"} & set(found), found
     # without the other name, the most usual sense stays
     assert _best_sense("a toilet at the end of the hall", "toilet") == "toilet.n.01"
@@ -465,3 +465,21 @@ def test_other_parts_of_the_same_small_whole_come_first():
     found = _candidates("The bathroom has a shower and a toilet.", "bathroom")
     assert found[:2] == ["kitchen", "bedroom"], found
     assert "living room" in found, found
+
+
+def test_a_word_with_an_opposite_takes_sisters_of_a_small_class_only():
+    # "man" is the antonym of "woman"; its class "adult" has dozens of kinds ("liberal",
+    # "host", "type"), arbitrary next to the opposite, so they are not offered beside it
+    for prompt in ("A man sitting on the head of an elephant.",
+                   "a one legged man walking away from a nuke with sun glasses on"):  # fmt: skip
+        found = _candidates(prompt, "man")
+        assert found[0] == "woman", found
+        assert not {"liberal", "type", "host", "conservative", "elder"} & set(found), found
+    for prompt in ("A guy reaches for a Frisbee at a beach.",
+                   "arthur fonzareli, being a great, loveable guy."):  # fmt: skip
+        assert _candidates(prompt, "guy") == ["woman"]
+    # a word without an opposite keeps the sisters of a large class ("cat" among carnivores)
+    assert {"dog", "fox", "bear"} <= set(_candidates("a cat lays down on a stuffed animal", "cat"))
+    # the opposite itself always stays ("queen" the monarch -> "king")
+    queen = _candidates("a single general and a young queen Elizabeth signing a treaty", "queen")
+    assert queen and queen[0] == "king", queen

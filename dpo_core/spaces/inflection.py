@@ -85,7 +85,9 @@ def _inflect_word(word: str, pos: Pos, form: Form) -> str:
     if pos == "n" and form == "plural":
         if word.endswith("s") and not word.endswith("ss"):
             return word  # already plural ("clothes", "glasses")
-        forms = irregular["n"].get(word, [])
+        # a Latin plural of an "-a" word is a scholar's form ("camerae", "formulae"); prompts
+        # write the English one
+        forms = [f for f in irregular["n"].get(word, []) if f != word + "e"]
         return forms[0] if forms else _regular_s(word)
     if pos != "v" or form == "base":
         return word

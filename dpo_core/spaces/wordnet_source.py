@@ -50,6 +50,7 @@ from pathlib import Path
 from nltk.corpus.reader.wordnet import Lemma, Synset
 
 from .inflection import inflect, match_case
+from .picture_contrasts import picture_contrasts
 from .text_similarity import TextSimilarity, candidate_bonus, sense_bonus
 from .wordnet_data import lemma_count, load_wordnet, sense_total
 from .words import Pos, PromptAnalysis, Word, lemma_of
@@ -77,6 +78,7 @@ SMALL_CLASS = 6  # a hypernym with at most this many kinds: its members may be v
 # SISTER_MIN_DEPTH deep, cousins through one at least COUSIN_MIN_DEPTH deep
 SISTER_MIN_DEPTH = 3
 COUSIN_MIN_DEPTH = 5
+OPPOSITE_SISTERS = 20  # a word with an opposite: sisters from a class of at most this many kinds
 GENERAL_CLASS = 60  # a hypernym with more kinds than this is too broad for co-hyponyms
 # Glosses that mark a sense as an insult: such a sense is never chosen ("queen" -> "fagot").
 _OFFENSIVE_GLOSS = re.compile(r"\b(offensive|disparaging|derogatory|ethnic slur)\b")
@@ -715,11 +717,13 @@ def _derived_names(lemma: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _too_close(senses: Sequence[Synset], lemma: str, pos: Pos) -> Callable[[str], bool]:
+def _too_close(
+    senses: Sequence[Synset], lemma: str, pos: Pos, near: bool = True
+) -> Callable[[str], bool]:
     """Negative mode: True for a candidate that WordNet relates to the chosen ``senses`` or
     to any other sense of the word (``wordnet_relation``: "peace" the treaty -> "harmony",
     the hypernym of "peace" the relation), or that is derived from the word: never a
-    contrast."""
+    contrast. ``near=False``: a near-synonym (``near_synonym``) passes."""
     derived = _derived_names(lemma)
     every = load_wordnet().synsets(lemma, pos)
     shared = {n.lower() for s in every for n in s.lemma_names()}
@@ -730,7 +734,8 @@ def _too_close(senses: Sequence[Synset], lemma: str, pos: Pos) -> Callable[[str]
         if key in derived or key in shared:
             return True
         others = _synsets_of(key, "a" if pos == "s" else pos)
-        return any(_relation(sense, others) is not None for sense in senses)
+        found = (_relation(sense, others) for sense in senses)
+        return any(r is not None and (near or r != "near-synonym") for r in found)
 
     return check
 
@@ -753,6 +758,11 @@ def _co_meronyms(synset: Synset) -> list[tuple[Lemma, float]]:
                 (item, MERONYM_BONUS) for part in parts if part != synset for item in part.lemmas()
             )
     return out
+
+
+def _sister_in_small_class(peer: Synset, synset: Synset) -> bool:
+    shared = set(peer.hypernyms()) & set(synset.hypernyms())
+    return any(_kinds(h) <= OPPOSITE_SISTERS for h in shared)
 
 
 def _adverb_from(adjective: str) -> Lemma | None:
@@ -843,6 +853,12 @@ def _raw_contrasts(synset: Synset, lemma: str, pos: Pos) -> Raw:
             )
         else:
             peers = _co_hyponyms(synset, levels=3 if pos == "n" else 1)
+        if pos == "n" and any(tier == 0 for _, tier, _ in out):
+            # the word has its own opposite ("man" -> "woman"): only sisters of a small class
+            # add to it; a large class's members are arbitrary next to the opposite ("adult"
+            # -> "liberal", "type", "host")
+            kind = named or synset
+            peers = tuple(p for p in peers if _sister_in_small_class(p[0].synset(), kind))
         if synset.lexname() == "noun.Tops":  # a top class: only other top classes
             peers = tuple(p for p in peers if p[0].synset().lexname() == "noun.Tops")
         out += [(n, 3, b) for n, b in peers]
@@ -1028,7 +1044,8 @@ def contrasts(
     raw, senses = _gather(
         word, context, settings, _raw_contrasts, ranking.senses, ranking.prefer, ranking.hints
     )
-    if word.pos is None:
+    pos = word.pos
+    if pos is None:
         return []
     # antonyms pass every filter and are worth an unfamiliar word: the direct antonyms of any
     # sense that gave candidates, its own or a close one's ("glazed" -> "unglazed"); not the
@@ -1038,13 +1055,47 @@ def contrasts(
     antonym_names = frozenset(item.name().lower() for item, *_ in raw if item in every)
     # a sense that is a term for its class ("guy": man) is as close to the class's kinds
     named = [c for s in senses if (c := _class_it_names(s) or _plural_of(s)) is not None]
-    guard = _too_close([*senses, *named], word.lemma, word.pos)
+    guard = _too_close([*senses, *named], word.lemma, pos)
+    strict = _too_close([*senses, *named], word.lemma, pos, near=False)
     if senses and _plural_of(senses[0]) is not None and word.form == "base":
         word = replace(word, form="plural")  # "people" -> "animals", not "animal"
-    return _rank(
+    curated = _curated(word, context, strict, senses[0].lexname() if senses else None)
+    if curated and ranking.candidates is not None:
+        # the connected text encoder reorders the table's words as it does WordNet's tiers:
+        # by place minus its bonus, so it moves a word a place or two
+        moves = ranking.candidates(curated)
+        keys = {form: place - move for place, (form, move) in enumerate(zip(curated, moves))}
+        curated.sort(key=lambda form: keys[form])
+    found = _rank(
         raw, word, context, settings, exclude=guard, rerank=ranking.candidates,
         antonyms=antonym_names, one_per_sense=True,
     )  # fmt: skip
+    if len(curated) >= CURATED_ENOUGH:
+        # the word's own opposites stay, first ("glazed" -> "unglazed", then the toppings)
+        opposites = {inflect(a.replace("_", " "), pos, word.form) for a in antonym_names}
+        ordered = [form for form in found if form.lower() in opposites] + curated
+    else:
+        ordered = curated + found
+    return list(dict.fromkeys(ordered))[: settings.max_candidates]
+
+
+CURATED_ENOUGH = 2  # a word with this many picture contrasts takes no WordNet peers
+
+
+def _curated(
+    word: Word, context: Sequence[str], guard: Callable[[str], bool], lexname: str | None
+) -> list[str]:
+    """The word's ``picture_contrasts``, inflected like it, less those WordNet relates to
+    its senses (``guard``: the table is trusted over the near-synonym rule, "cigar" and
+    "cigarette" are two things) and those that name another word of the prompt."""
+    out: list[str] = []
+    for text in picture_contrasts(word.lemma, word.pos, lexname):
+        if guard(text) or any(_related_spelling(text, o) for o in context if len(o) > 2):
+            continue
+        form = inflect(text, word.pos, word.form) if word.pos else text
+        if form.lower() != word.text.lower() and form not in out:
+            out.append(form)
+    return out
 
 
 def synonyms(
