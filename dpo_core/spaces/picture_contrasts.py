@@ -29,6 +29,9 @@ from functools import lru_cache
 
 from .words import Pos
 
+# words of the table that WordNet 3.0 (2006) is too old to know
+NEWER_THAN_WORDNET = frozenset(("smartphone",))
+
 TABLE = """
 # media: what kind of picture it is
 n: photo/photograph/snapshot, painting, drawing, sketch, illustration, cartoon, watercolor, sculpture, engraving
@@ -67,8 +70,8 @@ n: camera, binoculars, telescope, microphone, smartphone/phone
 n: magic/sorcery/witchcraft | science, technology
 # things in the scene
 n: bathtub/tub/bath, shower, sink/washbasin, toilet
-n: countertop/worktop, table, shelf, floor, windowsill
-n: lamppost/streetlight/lamp post, signpost, telephone pole, bench, mailbox, fire hydrant
+n: countertop, table, shelf, floor, windowsill
+n: lamppost/streetlight, signpost, telephone pole, bench, mailbox, fire hydrant
 n: fruit, vegetable, flower, nut, mushroom
 n noun.substance: wood, metal, stone, glass, plastic, paper, clay, marble
 a: wooden, metal, stone, glass, plastic, paper, golden
