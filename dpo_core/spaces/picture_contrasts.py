@@ -48,7 +48,7 @@ n: day/daytime, night/nighttime, dawn/sunrise/daybreak, dusk/sunset/twilight, no
 n: summer, winter, autumn, spring
 n: rain, snow, fog/mist, storm, sunshine, wind
 n: light/sunlight/daylight/illumination | darkness/shadow/gloom
-n: smoke, steam, fog/mist, fire/flame, dust
+n: smoke/fumes/exhaust, steam, fog/mist, fire/flame, dust
 a: cloudy/overcast, sunny, rainy, foggy/misty, snowy, stormy
 # moods and kinds of world
 a: spooky/creepy/eerie/scary/haunted | cheerful, cozy, festive, sunny
@@ -56,10 +56,14 @@ a: menacing/threatening/sinister/evil | friendly, gentle, harmless, kind
 a: magical/enchanted/mystical/supernatural | ordinary, mundane, realistic
 a: historical/historic/ancient/medieval/vintage | modern, futuristic, contemporary
 a: floating/hovering | sunken, submerged, grounded
+# what happens in it
+v: fuse/merge/blend/combine | separate, split
+v: glow/shine/gleam/sparkle/shimmer | fade, dim, darken
 # who is in it
 n: ghost/spirit/phantom/specter, skeleton, zombie, vampire, werewolf, mummy, demon
 n: witch/sorceress, wizard/sorcerer/warlock, fairy, elf, knight, princess
 n: baby/infant, toddler, child/kid, teenager, adult
+n noun.person: model, soldier, sailor, farmer, chef, firefighter, astronaut, clown
 # what they wear, hold, play with
 n: armor/armour, robe, cloak, tunic, gown, uniform
 n: helmet, hat, cap, hood, crown, turban
@@ -70,6 +74,7 @@ n: camera, binoculars, telescope, microphone, smartphone/phone
 n: magic/sorcery/witchcraft | science, technology
 # things in the scene
 n: bathtub/tub/bath, shower, sink/washbasin, toilet
+n: toiletry, medicine, towel, tool
 n: countertop, table, shelf, floor, windowsill
 n: lamppost/streetlight, signpost, telephone pole, bench, mailbox, fire hydrant
 n: fruit, vegetable, flower, nut, mushroom

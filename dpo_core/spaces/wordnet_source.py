@@ -26,6 +26,11 @@ Contrasts (negative mode), in this order of usefulness (the *tier*):
    with far cousins ("shoes" -> "slippers", "clogs", not "roofs"). Each contrasting sense
    gives one word (its most tagged lemma): "sink" -> "toilet", not also "commode", "throne".
 
+Before all of these, a word picture prompts are made of takes the contrasts a curated table
+gives it (``picture_contrasts``: "photo" -> "painting", "spooky" -> "cheerful"), the word's
+own antonyms first; a word with its own antonym takes things of the same kind only from a
+small class ("man" -> "woman", not the "liberal", "type", "host" of "adult").
+
 Synonyms (positive mode): the other lemmas of the sense, then similar-to adjectives and
 verb-group members, then hypernyms ("cat" -> "feline"), then common hyponyms.
 
