@@ -18,8 +18,11 @@ Before/after comparisons: ``--lexicon-from DIR`` imports ``dpo_core`` from DIR (
 commit unpacked with ``git archive``) and ``--dump-rows FILE`` saves every row; ``--score-rows
 FILE`` scores saved negative rows with the current WordNet relations.
 
-``--seed N`` draws other judged rows (judge a fresh draw, not the one looked at while
-changing the lexicon); ``--sample-from FILE --seed N`` prints that draw from a saved dump.
+``--exclude FILE`` leaves out the prompts of another file: with the paper's full example set
+as ``prompts`` and the development prompts excluded, it measures held-out prompts that no
+rule was written for. ``--seed N`` draws other judged rows (judge a fresh draw, not the one
+looked at while changing the lexicon); ``--sample-from FILE --seed N`` prints that draw from a
+saved dump.
 
 Run: python benchmarks/space_coverage.py [prompts.json] [--clip tiny] [--seed N]
 """
@@ -228,6 +231,19 @@ def print_result(result: dict, label: str) -> None:
     )
 
 
+def read_prompts(path: Path) -> list[str]:
+    """A JSON list of prompts, or an object whose keys are the prompts (the paper's example
+    files map each prompt to a value); repeats (up to surrounding spaces) are read once."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, (list, dict)) or not all(isinstance(p, str) for p in data):
+        raise SystemExit(f"{path}: expected a JSON list of prompts or an object keyed by them")
+    first: dict[str, str] = {}
+    for prompt in data:
+        if prompt.strip():
+            first.setdefault(prompt.strip(), prompt)
+    return list(first.values())
+
+
 def sample(rows: list[dict], seed: int = SEED) -> list[dict]:
     return random.Random(seed).sample(rows, min(SAMPLE_ROWS, len(rows)))
 
@@ -246,6 +262,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--sample-from", type=Path, help="print the judged rows of this dump (no measuring)"
+    )
+    parser.add_argument(
+        "--exclude", type=Path, help="leave out the prompts of this file (held-out measuring)"
     )
     args = parser.parse_args()
     sys.path.insert(0, str(args.lexicon_from.resolve() if args.lexicon_from else ROOT))
@@ -266,7 +285,10 @@ def main() -> None:
     from dpo_core.spaces.wordnet_data import load_wordnet
     from dpo_core.spaces.wordnet_source import WordNetSettings, warm_up
 
-    prompts = json.loads(args.prompts.read_text(encoding="utf-8"))
+    prompts = read_prompts(args.prompts)
+    if args.exclude:
+        seen = {p.strip() for p in read_prompts(args.exclude)}
+        prompts = [p for p in prompts if p.strip() not in seen]
     start = time.perf_counter()
     load_wordnet()
     warm_up()
@@ -323,7 +345,8 @@ def main() -> None:
         del results[mode]["rows"]
     if args.lexicon_from:
         return
-    out = ROOT / "benchmarks" / "results" / "space_coverage.json"
+    name = "space_coverage" if args.prompts == DEFAULT_PROMPTS else f"space_coverage_{args.prompts.stem}"
+    out = ROOT / "benchmarks" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(f"\nwritten {out.relative_to(ROOT)}")
