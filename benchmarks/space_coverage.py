@@ -89,7 +89,7 @@ def measure(prompts: list[str], mode: str, settings, similarity=None) -> dict:
 def relation_share(rows: list[dict]) -> dict:
     """Share of negative candidates WordNet relates to the word's best sense, by relation."""
     from dpo_core.spaces.wordnet_data import load_wordnet
-    from dpo_core.spaces.wordnet_source import _derived_names, rank_senses, wordnet_relation
+    from dpo_core.spaces.wordnet_source import _derived_names, chosen_sense, wordnet_relation
     from dpo_core.spaces.words import analyze
 
     wordnet = load_wordnet()
@@ -101,13 +101,12 @@ def relation_share(rows: list[dict]) -> dict:
         word = analysis.words[row["index"]]
         if word.pos is None:
             continue
-        context = [w.lemma for w in analysis.content_words if w is not word]
-        senses = rank_senses(word.lemma, word.pos, context)
+        sense = chosen_sense(analysis, row["index"])  # the sense the builder read it in
         for candidate in row["candidates"]:
             total += 1
             key = candidate.lower().replace(" ", "_")
             base = wordnet.morphy(key, word.pos) or key
-            found = wordnet_relation(senses[0][0], base) if senses else None
+            found = wordnet_relation(sense, base) if sense is not None else None
             if found is None and base in _derived_names(word.lemma):
                 found = "derived"
             if found is not None:
@@ -132,6 +131,20 @@ def tiny_world_similarity():
     from dpo_diff.tiny_world.models import build_clip, load_weights, weight_path
 
     return clip_similarity(build_clip(load_weights(weight_path("text_encoder"))))
+
+
+def clip_l_similarity():
+    """SD1's CLIP-L at full size (123M parameters) with seeded random weights, built through
+    ComfyUI's own classes: what ranking with a real SD1.5 CLIP costs (the ranking itself means
+    nothing with random weights)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from common import setup
+
+    setup(threads=1)
+    from dpo_diff.model_builders.sd1 import build_sd1_clip
+    from dpo_diff.nodes.clip_similarity import clip_similarity
+
+    return clip_similarity(build_sd1_clip())
 
 
 def checkpoint_similarity(path: Path):
@@ -252,7 +265,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("prompts", nargs="?", type=Path, default=DEFAULT_PROMPTS)
     parser.add_argument(
-        "--clip", default="none", help="none, tiny (the tiny world's CLIP) or a checkpoint file"
+        "--clip",
+        default="none",
+        help="none, tiny (the tiny world's CLIP), clip-l (full-size CLIP-L, random weights: "
+        "for timing) or a checkpoint file",
     )
     parser.add_argument("--lexicon-from", type=Path, help="import dpo_core from this folder")
     parser.add_argument("--dump-rows", type=Path, help="save every row of both modes here")
@@ -297,6 +313,8 @@ def main() -> None:
     similarity = None
     if args.clip == "tiny":
         similarity = tiny_world_similarity()
+    elif args.clip == "clip-l":
+        similarity = clip_l_similarity()
     elif args.clip != "none":
         similarity = checkpoint_similarity(Path(args.clip))
     results: dict = {}

@@ -483,3 +483,10 @@ def test_a_word_with_an_opposite_takes_sisters_of_a_small_class_only():
     # the opposite itself always stays ("queen" the monarch -> "king")
     queen = _candidates("a single general and a young queen Elizabeth signing a treaty", "queen")
     assert queen and queen[0] == "king", queen
+
+
+def test_another_readings_contrasts_are_no_kinds_of_the_word():
+    # "laid" gives nothing as the verb it is here; its participle reading's "misplaced" is a
+    # kind of putting, so it is never offered for it
+    found = _candidates("A powdered and glazed donut laid out to be eaten", "laid")
+    assert "misplaced" not in found, found

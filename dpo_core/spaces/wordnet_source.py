@@ -1290,13 +1290,34 @@ def wordnet_candidates(
         # its verb's co-hyponyms are no opposites ("menacing" -> "lying", "holding")
         own_adjective = mode == "negative" and word.pos == "a" and word.known
         if not found and word.pos in ("a", "v") and not proper and not own_adjective:
+            # another reading's contrasts must not be kinds of the word as read ("laid" the
+            # participle -> "misplaced", a kind of putting)
+            close = _too_close([], word.lemma, word.pos) if mode == "negative" else None
             for alternative in _other_readings(word):
                 for extra in relation(alternative, context, settings, ranking):
+                    if close is not None and close(extra):
+                        continue
                     if extra not in found and len(found) < settings.max_candidates:
                         found.append(extra)
         if found:
             out[index] = found
     return out
+
+
+def chosen_sense(analysis: PromptAnalysis, index: int) -> Synset | None:
+    """The sense ``wordnet_candidates`` reads the word in (WordNet alone, no text encoder),
+    or None: for benchmarks that check the candidates against it."""
+    word = analysis.words[index]
+    if word.pos is None:
+        return None
+    ranking = _ranking(None, analysis, index)
+    context = _context(analysis, word)  # as wordnet_candidates: before the noun-verb reading
+    word = _noun_before_verb(analysis, index) or word
+    if word.pos is None:
+        return None
+    domains = [d for w in context for p in ("n", "v") if (d := _usual_lexname(w, p)) is not None]
+    senses = rank_senses(word.lemma, word.pos, context, domains, None, ranking.prefer, ranking.hints)
+    return senses[0][0] if senses else None
 
 
 def split_word(analysis: PromptAnalysis, index: int) -> bool:
