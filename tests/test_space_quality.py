@@ -12,6 +12,7 @@ from dpo_core.spaces.wordnet_source import (
     WordNetSettings,
     near_synonym,
     rank_senses,
+    split_word,
     wordnet_candidates,
     wordnet_relation,
 )
@@ -490,3 +491,13 @@ def test_another_readings_contrasts_are_no_kinds_of_the_word():
     # kind of putting, so it is never offered for it
     found = _candidates("A powdered and glazed donut laid out to be eaten", "laid")
     assert "misplaced" not in found, found
+
+
+def test_the_second_half_of_a_hyphenated_word_gets_no_slot():
+    for prompt, half, whole in (("Flowers are in full bloom, time-lapse photography", "lapse", "time"),
+                                ("Origami-style Chinese landscapes", "style", "Origami")):  # fmt: skip
+        analysis = analyze(prompt)
+        found = wordnet_candidates(analysis, "negative", SETTINGS)
+        index = {w.text: i for i, w in enumerate(analysis.words)}
+        assert index[half] not in found, found.get(index[half])
+        assert not split_word(analysis, index[whole])

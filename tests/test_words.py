@@ -147,3 +147,23 @@ def test_a_possessive_without_its_apostrophe_and_a_comma_between_phrases():
     assert _word(analyze(MASK), "coat").pos == "n"
     assert _word(analyze("two models hoist a flag up a pole"), "hoist").pos == "v"
     assert _word(analyze(MAGIC), "magic").pos == "n"  # "magic, forest" is no "magic forest"
+
+
+def test_capitalised_words_run_together_are_one_name():
+    # each of these is a word WordNet knows ("river", "render", "player", "one"), yet together
+    # and capitalised they name a road, a renderer, a film
+    for prompt, name_words in (
+        ("Long road with a sign titled Jackson River RD and East Main St.", ("River", "East")),
+        ("The Queen, on a throne, surrounded by Knights, HD, Realistic, Octane Render", ("Render",)),
+        ("just like the scenes in Ready Player One, with CG rendering", ("Ready", "Player", "One")),
+    ):
+        words = {w.text: w for w in analyze(prompt).words}
+        for text in name_words:
+            assert words[text].name and not words[text].content, (prompt, text)
+    # a capitalised word alone is a word, and so is the first of a sentence
+    words = {w.text: w for w in analyze("The Queen, surrounded by Knights, HD, Realistic").words}
+    assert words["Knights"].content and words["Realistic"].content
+    assert analyze("Orange and brown cat sitting on top of white shoes.").words[0].content
+    # a prompt written in title case keeps its words
+    title = analyze("A Red Stop Sign In The Middle Of A Street")
+    assert {"Red", "Sign", "Street"} <= {w.text for w in title.content_words}

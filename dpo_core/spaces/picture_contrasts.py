@@ -30,11 +30,13 @@ from functools import lru_cache
 from .words import Pos
 
 # words of the table that WordNet 3.0 (2006) is too old to know
-NEWER_THAN_WORDNET = frozenset(("smartphone",))
+NEWER_THAN_WORDNET = frozenset(("smartphone", "manga", "cartoonish", "photorealistic"))
 
 TABLE = """
 # media: what kind of picture it is
-n: photo/photograph/snapshot, painting, drawing, sketch, illustration, cartoon, watercolor, sculpture, engraving
+n: photo/photograph/snapshot, painting, drawing, sketch, illustration, cartoon/comic, anime/manga, watercolor, sculpture, engraving
+n: landscape/scenery, portrait, cityscape, seascape
+a: realistic/photorealistic/lifelike/naturalistic | stylized, cartoonish, abstract, surreal
 # where the picture takes place
 n: forest/woods/woodland, desert, beach/seashore, field/meadow/pasture, jungle/rainforest, savannah/savanna/grassland/prairie, swamp/marsh, tundra, glacier, cave
 n: city/town/metropolis, village/hamlet, countryside, suburb, farm, wilderness
@@ -49,6 +51,7 @@ n: summer, winter, autumn, spring
 n: rain, snow, fog/mist, storm, sunshine, wind
 n: light/sunlight/daylight/illumination | darkness/shadow/gloom
 n: smoke/fumes/exhaust, steam, fog/mist, fire/flame, dust
+n noun.object noun.phenomenon: cloud, star, rainbow
 a: cloudy/overcast, sunny, rainy, foggy/misty, snowy, stormy
 # moods and kinds of world
 a: spooky/creepy/eerie/scary/haunted | cheerful, cozy, festive, sunny
@@ -78,7 +81,7 @@ n: toiletry, medicine, towel, tool
 n: countertop, table, shelf, floor, windowsill
 n: lamppost/streetlight, signpost, telephone pole, bench, mailbox, fire hydrant
 n: fruit, vegetable, flower, nut, mushroom
-n noun.substance: wood, metal, stone, glass, plastic, paper, clay, marble
+n noun.substance: wood, metal, stone, glass, plastic, paper, clay, marble, crystal, porcelain/ceramic
 a: wooden, metal, stone, glass, plastic, paper, golden
 a: powdered, glazed, frosted, sprinkled, plain
 """

@@ -1324,7 +1324,7 @@ def split_word(analysis: PromptAnalysis, index: int) -> bool:
     """The word is half of one word and alone means something else, so it gets no slot:
     the first half of a noun written in two ("air plane", "sun glasses": alone the gas, the
     star; the second half, the head, carries the thing), or the second half of a hyphenated
-    word WordNet knows ("one-way": the "way" alone is a manner; "one" may vary: "two-way")."""
+    word ("one-way": the "way" alone is a manner; "one" may vary: "two-way")."""
     words = analysis.words
     if index + 1 < len(words) and words[index + 1].content:
         first, second = words[index], words[index + 1]
@@ -1334,8 +1334,9 @@ def split_word(analysis: PromptAnalysis, index: int) -> bool:
                 return True
     if index >= 1 and words[index - 1].content:
         first, second = words[index - 1], words[index]
-        if analysis.prompt[first.end : second.start] == "-":
-            return _known_as(f"{first.text}-{second.text}".lower(), ("n", "a", "v", "r"))
+        # the second half of any hyphenated word: alone it is another word ("time-lapse",
+        # "Origami-style", "long-haired"); the first half varies the whole ("two-way")
+        return analysis.prompt[first.end : second.start] == "-"
     return False
 
 

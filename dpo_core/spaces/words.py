@@ -274,6 +274,7 @@ def _is_function(lower: str) -> bool:
 
 
 _BOUNDARY = re.compile(r"[,.;:!?()\[\]|]")
+TITLE_CASE_SHARE = 0.8  # a prompt with this share of capitalised words is written in title case
 _VOWEL = re.compile(r"[aeiouy]", re.IGNORECASE)
 
 
@@ -333,6 +334,16 @@ def _names(prompt: str, matches: list[re.Match], lowers: list[str]) -> list[bool
 
     def joined(i: int, j: int) -> bool:  # no punctuation between words i < j
         return not _BOUNDARY.search(prompt[matches[i].end() : matches[j].start()])
+
+    # capitalised words run together in a prompt that is not written in title case are one
+    # name ("Jackson River RD", "Octane Render", "Ready Player One"), whatever WordNet knows
+    # of each ("river", "render", "player"); a capitalised word alone is a word ("Knights")
+    texts = [m.group(0) for m in matches]
+    capital = [t[:1].isupper() and not _is_function(t.lower()) for t in texts]
+    if sum(capital) < TITLE_CASE_SHARE * max(1, sum(not _is_function(w) for w in lowers)):
+        for i in range(n - 1):
+            if capital[i] and capital[i + 1] and prompt[matches[i].end() : matches[i + 1].start()] == " ":
+                names[i] = names[i + 1] = True
 
     changed = True
     while changed:  # unknown words next to a name belong to it
