@@ -722,19 +722,17 @@ def _derived_names(lemma: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _too_close(
-    senses: Sequence[Synset], lemma: str, pos: Pos, near: bool = True
-) -> Callable[[str], bool]:
+def _too_close(senses: Sequence[Synset], lemma: str, pos: Pos) -> Callable[..., bool]:
     """Negative mode: True for a candidate that WordNet relates to the chosen ``senses`` or
     to any other sense of the word (``wordnet_relation``: "peace" the treaty -> "harmony",
     the hypernym of "peace" the relation), or that is derived from the word: never a
-    contrast. ``near=False``: a near-synonym (``near_synonym``) passes."""
+    contrast. ``check(name, near=False)``: a near-synonym (``near_synonym``) passes."""
     derived = _derived_names(lemma)
     every = load_wordnet().synsets(lemma, pos)
     shared = {n.lower() for s in every for n in s.lemma_names()}
     senses = list(dict.fromkeys([*senses, *every[:GUARD_SENSES]]))
 
-    def check(name: str) -> bool:
+    def check(name: str, near: bool = True) -> bool:
         key = name.lower().replace(" ", "_")
         if key in derived or key in shared:
             return True
@@ -995,6 +993,19 @@ def _rank(
 Gathered = tuple[list[tuple[Lemma, int, float, float]], list[Synset]]  # raw, senses used
 
 
+def _senses_in_context(
+    lemma: str,
+    pos: Pos,
+    context: Sequence[str],
+    bonus: SenseBonus | None = None,
+    prefer: Sequence[str] = (),
+    hints: SenseHints | None = None,
+) -> list[tuple[Synset, float]]:
+    """``rank_senses`` with the domains of the other prompt words (their usual senses')."""
+    domains = [d for w in context for p in ("n", "v") if (d := _usual_lexname(w, p)) is not None]
+    return rank_senses(lemma, pos, context, domains, bonus, prefer, hints)
+
+
 def _gather(
     word: Word,
     context: Sequence[str],
@@ -1008,8 +1019,7 @@ def _gather(
     if word.pos is None:
         return [], []
     raw: list[tuple[Lemma, int, float, float]] = []
-    domains = [d for w in context for p in ("n", "v") if (d := _usual_lexname(w, p)) is not None]
-    senses = rank_senses(word.lemma, word.pos, context, domains, bonus, prefer, hints)
+    senses = _senses_in_context(word.lemma, word.pos, context, bonus, prefer, hints)
     used: list[Synset] = []
     for index, (synset, weight) in enumerate(senses[:5]):
         if index and relation is _raw_contrasts and weight >= OTHER_ANTONYM_WEIGHT:
@@ -1061,10 +1071,9 @@ def contrasts(
     # a sense that is a term for its class ("guy": man) is as close to the class's kinds
     named = [c for s in senses if (c := _class_it_names(s) or _plural_of(s)) is not None]
     guard = _too_close([*senses, *named], word.lemma, pos)
-    strict = _too_close([*senses, *named], word.lemma, pos, near=False)
     if senses and _plural_of(senses[0]) is not None and word.form == "base":
         word = replace(word, form="plural")  # "people" -> "animals", not "animal"
-    curated = _curated(word, context, strict, senses[0].lexname() if senses else None)
+    curated = _curated(word, pos, context, guard, senses[0].lexname() if senses else None)
     if curated and ranking.candidates is not None:
         # the connected text encoder reorders the table's words as it does WordNet's tiers:
         # by place minus its bonus, so it moves a word a place or two
@@ -1088,16 +1097,16 @@ CURATED_ENOUGH = 2  # a word with this many picture contrasts takes no WordNet p
 
 
 def _curated(
-    word: Word, context: Sequence[str], guard: Callable[[str], bool], lexname: str | None
+    word: Word, pos: Pos, context: Sequence[str], guard: Callable[..., bool], lexname: str | None
 ) -> list[str]:
     """The word's ``picture_contrasts``, inflected like it, less those WordNet relates to
-    its senses (``guard``: the table is trusted over the near-synonym rule, "cigar" and
+    its senses (``guard``, without its near-synonym rule: the table knows "cigar" and
     "cigarette" are two things) and those that name another word of the prompt."""
     out: list[str] = []
-    for text in picture_contrasts(word.lemma, word.pos, lexname):
-        if guard(text) or any(_related_spelling(text, o) for o in context if len(o) > 2):
+    for text in picture_contrasts(word.lemma, pos, lexname):
+        if guard(text, near=False) or any(_related_spelling(text, o) for o in context if len(o) > 2):
             continue
-        form = inflect(text, word.pos, word.form) if word.pos else text
+        form = inflect(text, pos, word.form)
         if form.lower() != word.text.lower() and form not in out:
             out.append(form)
     return out
@@ -1315,8 +1324,7 @@ def chosen_sense(analysis: PromptAnalysis, index: int) -> Synset | None:
     word = _noun_before_verb(analysis, index) or word
     if word.pos is None:
         return None
-    domains = [d for w in context for p in ("n", "v") if (d := _usual_lexname(w, p)) is not None]
-    senses = rank_senses(word.lemma, word.pos, context, domains, None, ranking.prefer, ranking.hints)
+    senses = _senses_in_context(word.lemma, word.pos, context, None, ranking.prefer, ranking.hints)
     return senses[0][0] if senses else None
 
 

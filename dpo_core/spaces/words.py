@@ -338,8 +338,8 @@ def _names(prompt: str, matches: list[re.Match], lowers: list[str]) -> list[bool
     # capitalised words run together in a prompt that is not written in title case are one
     # name ("Jackson River RD", "Octane Render", "Ready Player One"), whatever WordNet knows
     # of each ("river", "render", "player"); a capitalised word alone is a word ("Knights")
-    texts = [m.group(0) for m in matches]
-    capital = [t[:1].isupper() and not _is_function(t.lower()) for t in texts]
+    capital = [m.group(0)[:1].isupper() and not _is_function(lower)
+               for m, lower in zip(matches, lowers, strict=True)]  # fmt: skip
     if sum(capital) < TITLE_CASE_SHARE * max(1, sum(not _is_function(w) for w in lowers)):
         for i in range(n - 1):
             if capital[i] and capital[i + 1] and prompt[matches[i].end() : matches[i + 1].start()] == " ":
